@@ -1,0 +1,202 @@
+// The HTTP client of the inbox API: keep-alive connections, compressed answers, timeouts, and retries
+// with exponential backoff and jitter for what is passing (429, 5xx, resets, timeouts, garbled bodies).
+// What cannot pass by waiting (a refused token, a refused request, an answer of the wrong shape) fails at once.
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { brotliDecompress, gunzip, inflate } from "node:zlib";
+import { Agent, request, type Dispatcher } from "undici";
+import pRetry, { AbortError } from "p-retry";
+import { ApiError, StoppedError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { buildRequestBody, type InboxQuery } from "./requestBody.js";
+import { interpretAnswer, type RawContact } from "./response.js";
+
+export interface ClientOptions {
+  baseUrl: URL;
+  token: string;
+  filters: Record<string, unknown>;
+  timeoutMs: number;
+  retries: number;
+  logger: Logger;
+  /** Backoff before the first retry (doubles each time, with jitter); tests lower it. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Longest Retry-After honoured; a longer one is capped (and logged). */
+  maxRetryAfterMs?: number;
+  /** Largest body accepted, to fail loudly on a runaway page instead of exhausting memory. */
+  maxBodyBytes?: number;
+  connections?: number;
+  /** Observers for metrics: every answer (status or "error") and every retry. */
+  onAnswer?: (status: number | "error") => void;
+  onRetry?: (error: ApiError) => void;
+}
+
+export interface PageRequest {
+  query: InboxQuery;
+  page: number;
+  signal?: AbortSignal;
+}
+
+export class InboxClient {
+  private readonly dispatcher: Dispatcher;
+  private readonly endpoint: URL;
+  requests = 0;
+  retries = 0;
+
+  constructor(private readonly options: ClientOptions) {
+    const base = options.baseUrl.toString().replace(/\/?$/, "/");
+    this.endpoint = new URL("inbox/users", base);
+    this.dispatcher = new Agent({
+      connections: options.connections ?? 8,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: Math.min(options.timeoutMs, 15_000) },
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  /** One page of contacts; retried while the failure is passing, thrown as an ApiError otherwise. */
+  async fetchPage({ query, page, signal }: PageRequest): Promise<RawContact[]> {
+    const body = JSON.stringify(buildRequestBody(query, page, this.options.filters));
+    const { retries, minBackoffMs = 500, maxBackoffMs = 30_000, maxRetryAfterMs = 300_000 } = this.options;
+    return pRetry(
+      async () => {
+        if (signal?.aborted) throw new AbortError(new StoppedError());
+        try {
+          return await this.attempt(body, signal);
+        } catch (error) {
+          if (signal?.aborted) throw new AbortError(new StoppedError());
+          if (error instanceof ApiError && error.kind !== "transient") throw new AbortError(error);
+          throw error;
+        }
+      },
+      {
+        retries,
+        factor: 2,
+        minTimeout: minBackoffMs,
+        maxTimeout: maxBackoffMs,
+        randomize: true,
+        signal,
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          const apiError = error instanceof ApiError ? error : new ApiError("transient", error.message);
+          if (retriesLeft <= 0) return;
+          this.retries += 1;
+          this.options.onRetry?.(apiError);
+          this.options.logger.debug(
+            { attempt: attemptNumber, retriesLeft, status: apiError.details.status, reason: apiError.message, page },
+            "retrying inbox request",
+          );
+          const wait = apiError.details.retryAfterMs;
+          if (wait !== undefined && wait > 0) {
+            if (wait > maxRetryAfterMs) this.options.logger.warn({ retryAfterMs: wait }, "Retry-After is longer than the cap; waiting the cap");
+            // Honour the server's wait; the backoff that p-retry adds after this keeps replicas apart.
+            await sleep(Math.min(wait, maxRetryAfterMs), undefined, { signal }).catch(() => undefined);
+          }
+        },
+      },
+    ).catch((error: unknown) => {
+      if (error instanceof StoppedError) throw error;
+      if (signal?.aborted) throw new StoppedError();
+      if (error instanceof ApiError && error.kind === "transient") {
+        throw new ApiError(
+          "transient",
+          `${error.message} Gave up after ${retries + 1} attempts. Nothing of this page was written and the ` +
+            `checkpoint is unchanged: the next run continues from here. If this persists, the API may be down ` +
+            `or rate-limiting this account (INBOX_RETRIES, INBOX_TIMEOUT tune the patience).`,
+          error.details,
+        );
+      }
+      throw error;
+    });
+  }
+
+  private async attempt(body: string, signal: AbortSignal | undefined): Promise<RawContact[]> {
+    this.requests += 1;
+    const maxBodyBytes = this.options.maxBodyBytes ?? 64 * 1024 * 1024;
+    let status: number;
+    let text: string;
+    let headers: Record<string, string | string[] | undefined>;
+    try {
+      const response = await request(this.endpoint, {
+        method: "POST",
+        dispatcher: this.dispatcher,
+        signal,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          "accept-encoding": "gzip, deflate, br",
+          authorization: `Bearer ${this.options.token}`,
+          authtype: "Key",
+          "user-agent": "contacts-sync",
+        },
+        body,
+      });
+      status = response.statusCode;
+      headers = response.headers;
+      text = await decode(await readLimited(response.body, maxBodyBytes), response.headers["content-encoding"], maxBodyBytes);
+    } catch (error) {
+      this.options.onAnswer?.("error");
+      if (error instanceof ApiError) throw error;
+      throw new ApiError("transient", `The inbox API could not be reached or did not answer in full (${describeNetworkError(error)}).`);
+    }
+    this.options.onAnswer?.(status);
+    const contentType = String(headers["content-type"] ?? "");
+    const retryAfter = headers["retry-after"];
+    return interpretAnswer({ status, contentType, body: text, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
+
+const DECODERS: Record<string, (input: Buffer, options: { maxOutputLength: number }) => Promise<Buffer>> = {
+  gzip: promisify(gunzip),
+  "x-gzip": promisify(gunzip),
+  deflate: promisify(inflate),
+  br: promisify(brotliDecompress),
+};
+
+/** Undoes Content-Encoding; a body that fails to decompress was cut off or garbled on the way (retried). */
+async function decode(body: Buffer, encoding: string | string[] | undefined, max: number): Promise<string> {
+  const name = String(Array.isArray(encoding) ? encoding[0] : encoding ?? "identity").trim().toLowerCase();
+  const decoder = DECODERS[name];
+  if (!decoder) return body.toString("utf8");
+  try {
+    return (await decoder(body, { maxOutputLength: max })).toString("utf8");
+  } catch (error) {
+    const tooLarge = (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE";
+    if (tooLarge) throw new ApiError("shape", `The inbox API sent a page larger than ${Math.round(max / 1048576)} MiB; refusing to hold it in memory. Nothing was written.`);
+    throw new ApiError("transient", `The inbox API sent a ${name} body that does not decompress (truncated or garbled).`);
+  }
+}
+
+async function readLimited(body: AsyncIterable<Buffer> & { destroy?: (e?: Error) => void }, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) {
+      body.destroy?.();
+      throw new ApiError("shape", `The inbox API sent a page larger than ${Math.round(max / 1048576)} MiB; refusing to hold it in memory. Nothing was written.`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function describeNetworkError(error: unknown): string {
+  const e = error as { code?: string; message?: string; name?: string };
+  const code = e.code ?? e.name ?? "error";
+  const messages: Record<string, string> = {
+    UND_ERR_HEADERS_TIMEOUT: "no answer within INBOX_TIMEOUT",
+    UND_ERR_BODY_TIMEOUT: "the body stalled beyond INBOX_TIMEOUT",
+    UND_ERR_CONNECT_TIMEOUT: "connecting timed out",
+    UND_ERR_SOCKET: "the connection was closed mid-answer",
+    ECONNRESET: "the connection was reset",
+    ECONNREFUSED: "the connection was refused",
+    ENOTFOUND: "the host name does not resolve",
+    UND_ERR_RES_CONTENT_LENGTH_MISMATCH: "the body was shorter than announced",
+  };
+  return messages[code] ?? `${code}: ${String(e.message ?? "").slice(0, 200)}`;
+}

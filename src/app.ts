@@ -1,0 +1,61 @@
+// Wiring: configuration -> logger -> database (yours, or the embedded one) -> migrations -> API client.
+// The CLI and the worker both start here, so every command sees the product the same way.
+import type { Config } from "./config.js";
+import { openDatabase, type Database } from "./db/client.js";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.js";
+import { migrate } from "./db/migrate.js";
+import { InboxClient } from "./api/client.js";
+import { describeDatabaseUrl, registerSecret, type Logger } from "./log.js";
+
+export interface App {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  embedded: EmbeddedDatabase | undefined;
+  close(): Promise<void>;
+}
+
+export async function openApp(config: Config, logger: Logger, options: { migrate?: boolean } = {}): Promise<App> {
+  registerSecret(config.token);
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    embedded = await startEmbeddedPostgres(config.dataDir, logger);
+    url = embedded.url;
+  }
+  if (config.databaseUrl) registerSecret(new URL(config.databaseUrl).password || undefined);
+  const db = openDatabase(url);
+  try {
+    await db.pool.query("select 1");
+  } catch (error) {
+    await db.close();
+    await embedded?.stop();
+    throw new Error(
+      `Cannot connect to PostgreSQL at ${describeDatabaseUrl(url)}: ${(error as Error).message}. ` +
+        "Check DATABASE_URL and that the server is running; nothing was requested or written.",
+    );
+  }
+  if (options.migrate !== false) await migrate(db.pool, logger);
+  return {
+    config,
+    logger,
+    db,
+    embedded,
+    async close() {
+      await db.close();
+      await embedded?.stop();
+    },
+  };
+}
+
+export function createClient(config: Config, logger: Logger, token = config.token): InboxClient {
+  if (!token) throw new Error("INBOX_API_TOKEN is required for this command");
+  return new InboxClient({
+    baseUrl: config.apiUrl,
+    token,
+    filters: config.filters,
+    timeoutMs: config.timeoutMs,
+    retries: config.retries,
+    logger,
+  });
+}

@@ -1,0 +1,61 @@
+// `contacts-sync status`: what is mirrored, the checkpoints, the last runs.
+import type { Database } from "../db/client.js";
+import { readCheckpoint } from "../db/sql/checkpoints.js";
+import { pendingMigrations } from "../db/migrate.js";
+
+export interface StatusReport {
+  account: string;
+  contacts: { live: number; deleted: number; lastSyncedAt: string | null };
+  incremental: { syncedUntil: string | null; windowUnderWay: { from: string | null; to: string | null; cursor: string | null } | null; pageSize: number | null; lastCompletedAt: string | null };
+  reconcile: { lastCompletedAt: string | null; passUnderWay: { createdUpTo: string | null; cursor: string | null } | null };
+  pendingMigrations: string[];
+  lastRuns: { id: string; kind: string; status: string; startedAt: string; finishedAt: string | null; pages: number; received: number; inserted: number; updated: number; unchanged: number; deleted: number; error: string | null }[];
+}
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export async function statusReport(db: Database, account: string): Promise<StatusReport> {
+  const [counts] = await db.prisma.$queryRaw<{ live: number; deleted: number; last: Date | null }[]>`
+    SELECT count(*) FILTER (WHERE deleted_at IS NULL)::int AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS deleted,
+           max(synced_at) AS last
+    FROM contacts WHERE account = ${account}`;
+  const inc = await readCheckpoint(db.prisma, account, "incremental");
+  const rec = await readCheckpoint(db.prisma, account, "reconcile");
+  const runs = await db.prisma.syncRun.findMany({ where: { account }, orderBy: { id: "desc" }, take: 10 });
+  return {
+    account,
+    contacts: { live: counts?.live ?? 0, deleted: counts?.deleted ?? 0, lastSyncedAt: iso(counts?.last) },
+    incremental: {
+      syncedUntil: iso(inc.syncedUntil),
+      windowUnderWay: inc.windowStart ? { from: iso(inc.windowStart), to: iso(inc.windowEnd), cursor: iso(inc.cursor) } : null,
+      pageSize: inc.pageSize,
+      lastCompletedAt: iso(inc.lastCompletedAt),
+    },
+    reconcile: {
+      lastCompletedAt: iso(rec.lastCompletedAt),
+      passUnderWay: rec.windowEnd ? { createdUpTo: iso(rec.windowEnd), cursor: iso(rec.cursor) } : null,
+    },
+    pendingMigrations: await pendingMigrations(db.pool),
+    lastRuns: runs.map((r) => ({
+      id: String(r.id), kind: r.kind, status: r.status, startedAt: r.startedAt.toISOString(), finishedAt: iso(r.finishedAt),
+      pages: r.pages, received: r.received, inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, deleted: r.deleted, error: r.error,
+    })),
+  };
+}
+
+export function formatStatus(s: StatusReport): string {
+  const lines = [
+    `account ${s.account}`,
+    `contacts: ${s.contacts.live} live, ${s.contacts.deleted} marked deleted; last written ${s.contacts.lastSyncedAt ?? "never"}`,
+    `incremental: synced up to lastSeenAt ${s.incremental.syncedUntil ?? "(nothing yet)"}` +
+      (s.incremental.windowUnderWay ? `; window under way ${s.incremental.windowUnderWay.from} .. ${s.incremental.windowUnderWay.to} (resumes at createdAt < ${s.incremental.windowUnderWay.cursor ?? "top"})` : ""),
+    `reconcile: last complete pass ${s.reconcile.lastCompletedAt ?? "never"}` + (s.reconcile.passUnderWay ? `; pass under way (resumes at createdAt < ${s.reconcile.passUnderWay.cursor ?? "top"})` : ""),
+    `page size seen: ${s.incremental.pageSize ?? "not yet known"}`,
+    s.pendingMigrations.length ? `pending migrations: ${s.pendingMigrations.join(", ")} (run: contacts-sync migrate)` : "schema: up to date",
+    "last runs:",
+    ...(s.lastRuns.length === 0 ? ["  (none)"] : s.lastRuns.map((r) =>
+      `  #${r.id} ${r.kind.padEnd(11)} ${r.status.padEnd(9)} ${r.startedAt}  pages ${r.pages}, received ${r.received}, +${r.inserted} ~${r.updated} =${r.unchanged} -${r.deleted}` +
+        (r.error ? `\n      ${r.error.split("\n")[0]}` : ""))),
+  ];
+  return lines.join("\n");
+}

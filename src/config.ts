@@ -1,0 +1,208 @@
+// Settings come from the environment (and a `.env` file, read by the CLI). Every setting is checked here,
+// before any request or write, and every problem is reported at once, naming the variable.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import cron from "node-cron";
+import { ConfigError } from "./errors.js";
+import { parseDuration } from "./durations.js";
+
+export const DEFAULT_API_URL = "https://api.v7.botpenguin.com";
+
+/** Body fields a user may set through INBOX_FILTERS; the sync owns the others (page, windows, isContact). */
+export const USER_FILTERS = [
+  "searchText", "tags", "status", "isOnline", "_botWebsite", "_botWhatsapp", "_botTelegram", "_botFacebook",
+  "_agentAssigned", "segments", "userInteracted", "lastMessageBy", "isLiveChatActive", "hasOrdered",
+] as const;
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export interface Config {
+  apiUrl: URL;
+  /** Undefined only for commands that never call the API (migrate, status). */
+  token: string | undefined;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  account: string;
+  startAt: Date;
+  lookbackMs: number;
+  lagMs: number;
+  filters: Record<string, unknown>;
+  timeoutMs: number;
+  retries: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  syncCron: string;
+  reconcileCron: string;
+  timezone: string;
+}
+
+const duration = (fallback: string, max: number) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined || ms > max) {
+        ctx.addIssue({ code: "custom", message: `expected a duration such as 30s, 10m or 2h (at most ${max / 3_600_000}h), got "${text}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const isoDate = z.string().transform((text, ctx) => {
+  // Full ISO-8601 date or date-time; a bare date means midnight UTC.
+  const ok = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(text.trim());
+  const date = new Date(text.trim().length === 10 ? `${text.trim()}T00:00:00.000Z` : text.trim());
+  if (!ok || Number.isNaN(date.getTime())) {
+    ctx.addIssue({ code: "custom", message: `expected an ISO-8601 date such as 2024-01-01 or 2024-01-01T00:00:00Z, got "${text}"` });
+    return z.NEVER;
+  }
+  return date;
+});
+
+const schema = z.object({
+  INBOX_API_URL: z
+    .string()
+    .default(DEFAULT_API_URL)
+    .transform((text, ctx) => {
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `expected the API's base URL such as ${DEFAULT_API_URL}, got "${text}"` });
+        return z.NEVER;
+      }
+      if (url.username || url.password || url.search || url.hash) {
+        ctx.addIssue({ code: "custom", message: "expected a base URL without credentials, query or fragment (the token goes in INBOX_API_TOKEN)" });
+        return z.NEVER;
+      }
+      const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname) || url.hostname.startsWith("127.");
+      if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+        ctx.addIssue({ code: "custom", message: `must use https:// (plain http:// is allowed only on loopback), got "${url.protocol}//${url.host}"` });
+        return z.NEVER;
+      }
+      return url;
+    }),
+  INBOX_API_TOKEN: z.string().optional(),
+  INBOX_API_TOKEN_FILE: z.string().optional(),
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "" || /^postgres(ql)?:\/\/./.test(v), {
+      message: "expected a PostgreSQL URL such as postgresql://user:password@host:5432/db, or unset for the embedded database",
+    }),
+  CONTACTS_SYNC_DATA_DIR: z.string().default(".data"),
+  SYNC_ACCOUNT: z
+    .string()
+    .default("default")
+    .refine((v) => /^[A-Za-z0-9_.-]{1,64}$/.test(v), { message: "expected 1-64 letters, digits, '.', '_' or '-'" }),
+  SYNC_START_AT: isoDate.default(new Date("2000-01-01T00:00:00.000Z")),
+  SYNC_LOOKBACK: duration("10m", 30 * 86_400_000),
+  SYNC_LAG: duration("1m", 86_400_000),
+  INBOX_FILTERS: z
+    .string()
+    .default("{}")
+    .transform((text, ctx) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `expected a JSON object such as {"tags":["vip"]}, got text that is not JSON` });
+        return z.NEVER;
+      }
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        ctx.addIssue({ code: "custom", message: `expected a JSON object such as {"tags":["vip"]}` });
+        return z.NEVER;
+      }
+      const unknown = Object.keys(value).filter((k) => !(USER_FILTERS as readonly string[]).includes(k));
+      if (unknown.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: `unknown or sync-owned filter(s) ${unknown.join(", ")}; allowed: ${USER_FILTERS.join(", ")}`,
+        });
+        return z.NEVER;
+      }
+      return value as Record<string, unknown>;
+    }),
+  INBOX_TIMEOUT: duration("30s", 600_000).refine((ms) => ms >= 1000, { message: "expected at least 1s" }),
+  INBOX_RETRIES: z
+    .string()
+    .default("6")
+    .refine((v) => /^\d+$/.test(v) && Number(v) <= 20, { message: "expected a whole number from 0 to 20" })
+    .transform(Number),
+  SYNC_CRON: z.string().default("*/5 * * * *").refine((v) => cron.validate(v), {
+    message: "expected a cron expression such as */5 * * * * (every 5 minutes)",
+  }),
+  RECONCILE_CRON: z.string().default("30 3 * * *").refine((v) => cron.validate(v), {
+    message: "expected a cron expression such as 30 3 * * * (03:30 every day)",
+  }),
+  TZ: z.string().default("UTC").refine((v) => {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: v });
+      return true;
+    } catch {
+      return false;
+    }
+  }, { message: "expected an IANA time zone such as UTC or Europe/Berlin" }),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+});
+
+/** Names of every variable the config reader accepts (docs and tests check this list against the README). */
+export const CONFIG_VARIABLES = Object.keys(schema.shape);
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { needToken: boolean } = { needToken: true }): Config {
+  // Empty strings mean "unset", as in most .env files.
+  const cleaned = Object.fromEntries(
+    CONFIG_VARIABLES.map((name) => [name, env[name] === "" ? undefined : env[name]]),
+  );
+  const parsed = schema.safeParse(cleaned);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0])}: ${issue.message}`);
+  }
+  const token = readToken(cleaned.INBOX_API_TOKEN, cleaned.INBOX_API_TOKEN_FILE, options.needToken, problems);
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const v = parsed.data;
+  return {
+    apiUrl: v.INBOX_API_URL,
+    token,
+    databaseUrl: v.DATABASE_URL || undefined,
+    dataDir: v.CONTACTS_SYNC_DATA_DIR,
+    account: v.SYNC_ACCOUNT,
+    startAt: v.SYNC_START_AT,
+    lookbackMs: v.SYNC_LOOKBACK,
+    lagMs: v.SYNC_LAG,
+    filters: v.INBOX_FILTERS,
+    timeoutMs: v.INBOX_TIMEOUT,
+    retries: v.INBOX_RETRIES,
+    logLevel: v.LOG_LEVEL,
+    syncCron: v.SYNC_CRON,
+    reconcileCron: v.RECONCILE_CRON,
+    timezone: v.TZ,
+  };
+}
+
+function readToken(value: string | undefined, file: string | undefined, needed: boolean, problems: string[]): string | undefined {
+  if (value !== undefined && file !== undefined) {
+    problems.push("INBOX_API_TOKEN and INBOX_API_TOKEN_FILE are both set: keep exactly one");
+    return undefined;
+  }
+  let token = value;
+  if (file !== undefined) {
+    try {
+      token = readFileSync(file, "utf8").trim();
+    } catch (error) {
+      problems.push(`INBOX_API_TOKEN_FILE: cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+      return undefined;
+    }
+  }
+  token = token?.trim();
+  if (token === undefined || token === "") {
+    if (needed) problems.push("INBOX_API_TOKEN: required (or INBOX_API_TOKEN_FILE): the API key from your BotPenguin dashboard");
+    return undefined;
+  }
+  if (/\s/.test(token) || /^bearer\b/i.test(token)) {
+    problems.push("INBOX_API_TOKEN: expected the bare token, without spaces or a 'Bearer ' prefix");
+    return undefined;
+  }
+  return token;
+}

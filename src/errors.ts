@@ -1,0 +1,44 @@
+// Every error the product raises on purpose says what happened, what was kept safe, and what to do next.
+// The CLI prints `message` (and `hint`) and exits non-zero; nothing else about an error is shown to users.
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(
+      `Configuration is invalid; nothing was requested or written.\n` +
+        problems.map((p) => `  - ${p}`).join("\n") +
+        `\nFix these settings (environment or .env) and run again; the README lists every setting.`,
+    );
+  }
+}
+
+/** The kinds of API failure, each with its own handling: only `transient` is retried. */
+export type ApiErrorKind =
+  | "auth" // 401/403: the token is wrong, revoked or lacks rights
+  | "request" // 400/404/405/...: the API refused what we sent; retrying cannot help
+  | "transient" // 429, 5xx, resets, timeouts, truncated or unparsable bodies
+  | "shape"; // a well-formed answer of a shape we do not understand
+
+export class ApiError extends Error {
+  override name = "ApiError";
+  constructor(
+    readonly kind: ApiErrorKind,
+    message: string,
+    readonly details: { status?: number; retryAfterMs?: number; serverMessages?: string[] } = {},
+  ) {
+    super(message);
+  }
+}
+
+/** The API answered, but not as the sync's design assumes (window ignored, order changed...). */
+export class ContractError extends Error {
+  override name = "ContractError";
+}
+
+/** A run was stopped on request (signal); what was committed stays committed. */
+export class StoppedError extends Error {
+  override name = "StoppedError";
+  constructor() {
+    super("Stopped on request; every page written so far is committed with its checkpoint.");
+  }
+}
