@@ -1,0 +1,282 @@
+// The engine end to end: the real client against the API double over HTTP, into a real PostgreSQL.
+import { afterEach, describe, expect, it } from "vitest";
+import { runBackfill, runIncremental, runReconcile } from "../../src/sync/runPass.js";
+import { readCheckpoint } from "../../src/db/sql/checkpoints.js";
+import { ContractError, StoppedError } from "../../src/errors.js";
+import type { RawContact } from "../../src/api/response.js";
+import { generateContacts } from "../../src/double/generate.js";
+import { mirror, source, startRig, type Rig } from "../helpers/sync.js";
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+const hasLastSeen = (c: Record<string, unknown>) => c.lastSeenAt != null;
+
+function expectSameContacts(actual: Map<string, unknown>, expected: Map<string, unknown>) {
+  const missing = [...expected.keys()].filter((id) => !actual.has(id));
+  const extra = [...actual.keys()].filter((id) => !expected.has(id));
+  expect({ missing: missing.length, extra: extra.length }).toEqual({ missing: 0, extra: 0 });
+  for (const [id, contact] of expected) expect(actual.get(id), id).toEqual(contact);
+}
+
+describe("sync", () => {
+  it("mirrors every contact seen since SYNC_START_AT, then a reconcile adds those never seen", async () => {
+    rig = await startRig({ contacts: 1500, pageSize: 50 });
+    const summary = await runIncremental(rig.ctx);
+    expect(summary.status).toBe("succeeded");
+    expectSameContacts(await mirror(rig.db), source(rig.double, hasLastSeen));
+    const expected = source(rig.double, hasLastSeen).size;
+    expect(summary.inserted).toBe(expected);
+    // Seeking re-reads one boundary row per page, and one last request confirms the end.
+    expect(summary.requests).toBeLessThanOrEqual(Math.ceil(expected / 49) + 2);
+    const checkpoint = await readCheckpoint(rig.db.prisma, "default", "incremental");
+    expect(checkpoint.windowStart).toBeNull();
+    expect(checkpoint.syncedUntil?.getTime()).toBe(new Date(summary.windows[0]!.to).getTime());
+    expect(checkpoint.pageSize).toBe(50);
+
+    await runReconcile(rig.ctx);
+    expectSameContacts(await mirror(rig.db), source(rig.double));
+  });
+
+  it("maps the documented columns", async () => {
+    rig = await startRig({ contacts: 200 });
+    await runIncremental(rig.ctx);
+    const c = [...rig.double.store.visible()].find((x) => x.lastSeenAt && x.profile?.userDetails?.contact?.email)! as unknown as RawContact & Record<string, any>;
+    const [row] = await rig.db.prisma.$queryRaw<Record<string, unknown>[]>`SELECT * FROM contacts WHERE id = ${c._id}`;
+    expect(row).toMatchObject({
+      account: "default",
+      email: c.profile.userDetails.contact.email,
+      status: c.status,
+      platforms: c.platform,
+      segments: c.segments,
+      deleted_at: null,
+    });
+    expect((row!.last_seen_at as Date).toISOString()).toBe(c.lastSeenAt);
+    expect((row!.created_at as Date).toISOString()).toBe(c.createdAt);
+    expect(row!.raw).toEqual(JSON.parse(JSON.stringify(c)));
+  });
+
+  it("a second run reads only the window since the checkpoint, and picks up what moved", async () => {
+    rig = await startRig({ contacts: 800, pageSize: 40 });
+    await runIncremental(rig.ctx);
+    const moved = rig.double.store.randomIds(30, (c) => c.isContact === true && c.lastSeenAt !== null);
+    for (const id of moved) rig.double.store.see(id);
+    const created = rig.double.store.create(7);
+    const second = await runIncremental(rig.ctx);
+    expect(second.inserted).toBe(7);
+    expect(second.requests).toBeLessThanOrEqual(3);
+    expectSameContacts(await mirror(rig.db), source(rig.double, hasLastSeen));
+    const ids = new Set((await mirror(rig.db)).keys());
+    for (const c of created) expect(ids.has(c._id)).toBe(true);
+  });
+
+  it("never skips a contact that stays in the window while others leave it mid-read", async () => {
+    // Every request, three contacts already read (newest createdAt, on earlier pages) are seen again and
+    // leave the window: with page numbers, everything behind them shifts up and rows slide onto pages
+    // already read.
+    const touched = new Set<string>();
+    const returned = new Set<string>();
+    rig = await startRig({
+      contacts: 600, pageSize: 20,
+      beforeAnswer: (req, double) => {
+        if (req.n < 2) return;
+        const ids = double.store.randomIds(3, (c) => returned.has(c._id) && !touched.has(c._id) && c.lastSeenAt !== null);
+        for (const id of ids) {
+          touched.add(id);
+          double.store.see(id, Date.now() + 60_000);
+        }
+      },
+    });
+    // Which rows the API returned, seen from outside: wrap fetchPage.
+    const fetchPage = rig.client.fetchPage.bind(rig.client);
+    rig.client.fetchPage = async (request) => {
+      const rows = await fetchPage(request);
+      for (const r of rows) returned.add(r._id);
+      return rows;
+    };
+    const stayed = source(rig.double, hasLastSeen);
+    await runIncremental(rig.ctx);
+    const mirrored = await mirror(rig.db);
+    expect(touched.size).toBeGreaterThan(50);
+    const skipped = [...stayed.keys()].filter((id) => !touched.has(id) && !mirrored.has(id));
+    expect(skipped).toEqual([]);
+  });
+
+  it("the same moves make naive page-number paging skip contacts (the test above has teeth)", async () => {
+    const touched = new Set<string>();
+    const returned = new Set<string>();
+    rig = await startRig({
+      contacts: 600, pageSize: 20,
+      beforeAnswer: (req, double) => {
+        if (req.n < 2) return;
+        const ids = double.store.randomIds(3, (c) => returned.has(c._id) && !touched.has(c._id) && c.lastSeenAt !== null);
+        for (const id of ids) {
+          touched.add(id);
+          double.store.see(id, Date.now() + 60_000);
+        }
+      },
+    });
+    const stayed = source(rig.double, hasLastSeen);
+    const window = { from: new Date("2000-01-01T00:00:00Z"), to: new Date() };
+    const seen = new Set<string>();
+    for (let page = 1; ; page += 1) {
+      const rows = await rig.client.fetchPage({ query: { lastSeenAt: window }, page });
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        returned.add(r._id);
+        seen.add(r._id);
+      }
+    }
+    const skipped = [...stayed.keys()].filter((id) => !touched.has(id) && !seen.has(id));
+    expect(skipped.length).toBeGreaterThan(0);
+  });
+
+  it("with faults and live changes on, then quiet: one more sync and a reconcile make the mirror exact", async () => {
+    rig = await startRig(
+      { contacts: 1200, pageSize: 30, faults: { rate: 0.2, kinds: ["429", "429-no-retry-after", "500-html", "502-html", "503-html", "reset", "truncated", "html-200", "slow"], slowMs: 400, retryAfterSeconds: 0 } },
+      { retries: 12, timeoutMs: 250 },
+    );
+    rig.double.startMutations({ everyMs: 5, see: 2, create: 1, editSilently: 1, delete: 1 });
+    const first = await runIncremental(rig.ctx);
+    rig.double.stopMutations();
+    expect(first.status).toBe("succeeded");
+    expect(first.retries).toBeGreaterThan(0);
+    expect(rig.double.stats.faults).toBeGreaterThan(0);
+
+    await runIncremental(rig.ctx);
+    // Everything whose lastSeenAt moved is in the mirror with its current content.
+    const mirrored = await mirror(rig.db);
+    for (const [id, c] of source(rig.double, hasLastSeen)) {
+      if (!mirrored.has(id)) throw new Error(`contact ${id} missing after the second sync`);
+      void c;
+    }
+    await runReconcile(rig.ctx);
+    expectSameContacts(await mirror(rig.db), source(rig.double));
+    const deleted = rig.double.store.all().filter((c) => c.status === "DELETED").map((c) => c._id);
+    const marked = await rig.db.prisma.$queryRaw<{ id: string }[]>`SELECT id FROM contacts WHERE deleted_at IS NOT NULL`;
+    const mirroredBefore = new Set(marked.map((r) => r.id));
+    for (const id of mirroredBefore) expect(deleted).toContain(id);
+  });
+
+  it("reconcile rewrites silent edits, marks deletions, and clears the mark when a contact returns", async () => {
+    rig = await startRig({ contacts: 400, pageSize: 25 });
+    await runIncremental(rig.ctx);
+    await runReconcile(rig.ctx);
+    const [edited] = rig.double.store.randomIds(1, (c) => c.isContact === true);
+    const before = rig.double.store.get(edited!)!.lastSeenAt;
+    rig.double.store.editSilently(edited!);
+    expect(rig.double.store.get(edited!)!.lastSeenAt).toBe(before);
+    const gone = rig.double.store.randomIds(5, (c) => c.isContact === true && c._id !== edited);
+    for (const id of gone) rig.double.store.delete(id);
+
+    const sync = await runIncremental(rig.ctx);
+    expect(sync.updated).toBe(0); // a lastSeenAt window cannot see either change
+
+    const pass = await runReconcile(rig.ctx);
+    expect(pass.deleted).toBe(5);
+    expect(pass.updated).toBe(1);
+    expectSameContacts(await mirror(rig.db), source(rig.double));
+    const marked = await rig.db.prisma.$queryRaw<{ id: string }[]>`SELECT id FROM contacts WHERE deleted_at IS NOT NULL ORDER BY id`;
+    expect(marked.map((r) => r.id)).toEqual([...gone].sort());
+
+    rig.double.store.restore(gone[0]!);
+    const again = await runReconcile(rig.ctx);
+    expect(again.restored).toBe(1);
+    expect(again.deleted).toBe(0);
+    expectSameContacts(await mirror(rig.db), source(rig.double));
+  });
+
+  it("refuses to mark most of the mirror deleted unless told to", async () => {
+    rig = await startRig({ contacts: 100, pageSize: 25 });
+    await runReconcile(rig.ctx);
+    for (const id of rig.double.store.randomIds(80, (c) => c.isContact === true)) rig.double.store.delete(id);
+    await expect(runReconcile(rig.ctx)).rejects.toThrow(/--allow-mass-delete/);
+    const [{ n }] = (await rig.db.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM contacts WHERE deleted_at IS NOT NULL`) as [{ n: number }];
+    expect(n).toBe(0);
+    const forced = await runReconcile(rig.ctx, { allowMassDelete: true });
+    expect(forced.deleted).toBe(80);
+    // It finished the same pass: no new requests beyond confirming the end.
+    expect(forced.requests).toBeLessThanOrEqual(2);
+  });
+
+  it("an unchanged re-read writes no rows", async () => {
+    rig = await startRig({ contacts: 500, pageSize: 50 });
+    await runIncremental(rig.ctx);
+    const versions = async () => rig!.db.prisma.$queryRaw<{ id: string; v: string }[]>`SELECT id, xmin::text AS v FROM contacts ORDER BY id`;
+    const before = await versions();
+    const again = await runBackfill(rig.ctx, { from: new Date("2000-01-01T00:00:00Z"), to: new Date() });
+    expect(again).toMatchObject({ inserted: 0, updated: 0 });
+    expect(again.unchanged).toBe(before.length);
+    expect(await versions()).toEqual(before);
+    const reconcile = await runReconcile(rig.ctx);
+    expect(reconcile.updated).toBe(0);
+  });
+
+  it("backfill leaves the checkpoint alone", async () => {
+    rig = await startRig({ contacts: 300, pageSize: 50 });
+    await runIncremental(rig.ctx);
+    const before = await readCheckpoint(rig.db.prisma, "default", "incremental");
+    await rig.db.prisma.$executeRaw`DELETE FROM contacts`;
+    const summary = await runBackfill(rig.ctx, { from: new Date("2000-01-01T00:00:00Z"), to: new Date() });
+    expect(summary.inserted).toBe(source(rig.double, hasLastSeen).size);
+    expect(await readCheckpoint(rig.db.prisma, "default", "incremental")).toEqual(before);
+  });
+
+  it("a run stopped mid-window keeps its pages, and the next run resumes at the cursor", async () => {
+    rig = await startRig({ contacts: 1000, pageSize: 20 });
+    const stop = new AbortController();
+    let pages = 0;
+    const ctx = { ...rig.ctx, signal: stop.signal, onPage: () => { if (++pages === 10) stop.abort(); } };
+    await expect(runIncremental(ctx)).rejects.toBeInstanceOf(StoppedError);
+    const checkpoint = await readCheckpoint(rig.db.prisma, "default", "incremental");
+    expect(checkpoint.windowStart).not.toBeNull();
+    expect(checkpoint.cursor).not.toBeNull();
+    expect(checkpoint.syncedUntil).toBeNull();
+    // The checkpoint is not ahead of the data: everything above the cursor is mirrored.
+    const mirrored = await mirror(rig.db);
+    const above = [...source(rig.double, hasLastSeen).values()].filter((c) => Date.parse((c as RawContact).createdAt as string) >= checkpoint.cursor!.getTime());
+    expect(above.length).toBeGreaterThan(0);
+    for (const c of above) expect(mirrored.has((c as RawContact)._id)).toBe(true);
+    expect(mirrored.size).toBeGreaterThanOrEqual(9 * 19);
+
+    const requestsBefore = rig.double.stats.requests;
+    const resumed = await runIncremental(rig.ctx);
+    expectSameContacts(await mirror(rig.db), source(rig.double, hasLastSeen));
+    // It did not start over: the resumed window needs fewer requests than a whole one.
+    const total = source(rig.double, hasLastSeen).size;
+    expect(rig.double.stats.requests - requestsBefore).toBeLessThan(Math.ceil(total / 19));
+    const runs = await rig.db.prisma.syncRun.findMany({ orderBy: { id: "asc" } });
+    expect(runs.map((r) => r.status)).toEqual(["stopped", "succeeded"]);
+    expect(resumed.windows.length).toBe(2);
+  });
+
+  it("refuses an API that ignores the window, writing nothing", async () => {
+    rig = await startRig({ contacts: 200, pageSize: 50, honourDateFilters: false });
+    // A first sync with a recent start: the API returns everything, including contacts seen long before.
+    const ctx = { ...rig.ctx, config: { ...rig.ctx.config, startAt: new Date(Date.now() - 3_600_000) } };
+    const error = await runIncremental(ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ContractError);
+    expect((error as Error).message).toMatch(/ignored the lastSeenAt filter/);
+    expect((await mirror(rig.db)).size).toBe(0);
+    const runs = await rig.db.prisma.syncRun.findMany();
+    expect(runs[0]).toMatchObject({ status: "failed" });
+    expect(runs[0]!.error).toMatch(/ignored the lastSeenAt filter/);
+  });
+
+  it("more contacts in one millisecond than a page holds (a bulk import) are all read", async () => {
+    rig = await startRig({ contacts: 0, pageSize: 10 });
+    const at = Date.now() - 3_600_000;
+    generateContacts(35, { seed: 7, now: () => at }).forEach((c, i) => {
+      rig!.double.store.insert({
+        ...c, _id: `bulk${String(i).padStart(20, "0")}`, isContact: true,
+        createdAt: new Date(at).toISOString(), lastSeenAt: new Date(at + 1000).toISOString(),
+      });
+    });
+    await runIncremental(rig.ctx);
+    await runReconcile(rig.ctx);
+    expectSameContacts(await mirror(rig.db), source(rig.double));
+  });
+});
