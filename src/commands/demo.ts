@@ -29,7 +29,7 @@ export async function demo(config: Config, logger: Logger, options: { contacts: 
   const client = createClient(demoConfig, logger, token);
   try {
     if (state.runs > 0) {
-      const seen = double.store.randomIds(25);
+      const seen = double.store.randomIds(25, (c) => c.isContact && c.lastSeenAt !== null);
       for (const id of seen) double.store.see(id, Date.now() - 90_000);
       double.store.create(10);
     }
