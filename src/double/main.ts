@@ -1,0 +1,118 @@
+// Runs the API double on its own: `node dist/double/main.js --contacts 10000 --token demo` (or through the
+// CLI's sub-command, which calls `main`). Prints one line with the URL, then serves until SIGTERM/SIGINT.
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { startApiDouble, type ApiDouble } from "./server.js";
+
+export const USAGE = `Usage: api-double [options]
+  --port <n>             port to listen on (default 0: any free port)
+  --host <addr>          address to listen on (default 127.0.0.1)
+  --contacts <n>         size of the generated data set (default 1000)
+  --page-size <n>        rows per page, never announced (default 50)
+  --latency-ms <n>       delay added to every answer (default 0)
+  --fault-rate <0..1>    share of requests answered with a random fault (default 0)
+  --seed <n>             seed of the generated data and faults (default 1)
+  --token <token>        the accepted bearer token (default: $INBOX_API_TOKEN)
+  --mutate-every-ms <n>  live changes every n ms: a few contacts seen, created, edited, deleted (default off)
+  --help                 show this text`;
+
+function number(flags: Record<string, unknown>, name: string, fallback: number, check: (n: number) => boolean, rule: string): number {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw === "" || !Number.isFinite(n) || !check(n)) throw new Error(`--${name} must be ${rule}, got "${String(raw)}"\n\n${USAGE}`);
+  return n;
+}
+
+const whole = (n: number) => Number.isInteger(n) && n >= 0;
+
+/**
+ * Starts the double from command-line arguments and stops it on SIGTERM/SIGINT. Resolves to the running
+ * double, or undefined for --help; throws on bad arguments (the message includes the usage text).
+ */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<ApiDouble | undefined> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      contacts: { type: "string" },
+      "page-size": { type: "string" },
+      "latency-ms": { type: "string" },
+      "fault-rate": { type: "string" },
+      seed: { type: "string" },
+      token: { type: "string" },
+      "mutate-every-ms": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return undefined;
+  }
+  const token = values.token ?? process.env.INBOX_API_TOKEN;
+  if (!token) throw new Error(`No token: pass --token or set INBOX_API_TOKEN (clients must send it as a bearer token).\n\n${USAGE}`);
+  const port = number(values, "port", 0, (n) => whole(n) && n <= 65535, "a port number (0-65535)");
+  const contacts = number(values, "contacts", 1000, whole, "a whole number");
+  const pageSize = number(values, "page-size", 50, (n) => whole(n) && n > 0, "a positive whole number");
+  const latencyMs = number(values, "latency-ms", 0, (n) => n >= 0, "a number of milliseconds >= 0");
+  const faultRate = number(values, "fault-rate", 0, (n) => n >= 0 && n <= 1, "between 0 and 1");
+  const seed = number(values, "seed", 1, Number.isInteger, "an integer");
+  const mutateEveryMs = number(values, "mutate-every-ms", 0, (n) => n >= 0, "a number of milliseconds >= 0");
+
+  const double = await startApiDouble({
+    token,
+    port,
+    host: values.host ?? "127.0.0.1",
+    contacts,
+    pageSize,
+    latencyMs,
+    seed,
+    faults: faultRate > 0 ? { rate: faultRate } : undefined,
+  });
+  if (mutateEveryMs > 0) double.startMutations({ everyMs: mutateEveryMs, see: 3, create: 1, editSilently: 1, delete: 1 });
+  console.log(`api double listening on ${double.url} with ${contacts} contacts`);
+
+  const stop = () => {
+    process.off("SIGTERM", stop);
+    process.off("SIGINT", stop);
+    double.close().then(
+      // Let the event loop drain; exit anyway if something else keeps the process alive.
+      () => void setTimeout(() => process.exit(0), 1000).unref(),
+      (error: unknown) => {
+        console.error(`api double: closing failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  // Closing the double from code (a caller that runs it in-process) also lets go of the signals.
+  const close = double.close.bind(double);
+  double.close = () => {
+    process.off("SIGTERM", stop);
+    process.off("SIGINT", stop);
+    return close();
+  };
+  return double;
+}
+
+function runDirectly(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (runDirectly()) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(2);
+  });
+}
