@@ -4,7 +4,7 @@ import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db/client.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
-import { InboxClient } from "./api/client.js";
+import { InboxClient, type ClientOptions } from "./api/client.js";
 import { describeDatabaseUrl, registerSecret, type Logger } from "./log.js";
 
 export interface App {
@@ -48,7 +48,8 @@ export async function openApp(config: Config, logger: Logger, options: { migrate
   };
 }
 
-export function createClient(config: Config, logger: Logger, token = config.token): InboxClient {
+/** `extra`: the worker's metrics hooks (onAnswer, onRetry), and timings that tests shorten. */
+export function createClient(config: Config, logger: Logger, token = config.token, extra: Partial<ClientOptions> = {}): InboxClient {
   if (!token) throw new Error("INBOX_API_TOKEN is required for this command");
   return new InboxClient({
     baseUrl: config.apiUrl,
@@ -57,5 +58,6 @@ export function createClient(config: Config, logger: Logger, token = config.toke
     timeoutMs: config.timeoutMs,
     retries: config.retries,
     logger,
+    ...extra,
   });
 }

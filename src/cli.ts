@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     }).values;
     const config = loadConfig(process.env, { needToken: needsToken });
-    logger = createLogger(config.logLevel);
+    logger = createLogger(config.logLevel, undefined, config.logFormat);
     return await run(command, args, config, logger);
   } catch (error) {
     return report(error, logger);

@@ -15,11 +15,14 @@ export const USER_FILTERS = [
 ] as const;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 
 export interface Config {
   apiUrl: URL;
   /** Undefined only for commands that never call the API (migrate, status). */
   token: string | undefined;
+  /** Where the token came from, if a file: the worker reads it again before each run (rotation). */
+  tokenFile: string | undefined;
   databaseUrl: string | undefined;
   dataDir: string;
   account: string;
@@ -30,9 +33,17 @@ export interface Config {
   timeoutMs: number;
   retries: number;
   logLevel: (typeof LOG_LEVELS)[number];
+  logFormat: (typeof LOG_FORMATS)[number];
   syncCron: string;
   reconcileCron: string;
   timezone: string;
+  // Worker mode (src/worker, src/http; docs/operations.md).
+  /** Health and metrics listener; 0 = none. */
+  httpPort: number;
+  /** /readyz is unready when the last complete incremental pass is older than this. */
+  readyMaxAgeMs: number;
+  /** After SIGTERM/SIGINT, how long the worker may take to stop before it exits anyway. */
+  shutdownGraceMs: number;
 }
 
 const duration = (fallback: string, max: number) =>
@@ -144,6 +155,15 @@ const schema = z.object({
     }
   }, { message: "expected an IANA time zone such as UTC or Europe/Berlin" }),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  LOG_FORMAT: z.enum(LOG_FORMATS, { message: `expected one of ${LOG_FORMATS.join(", ")} (auto: pretty on a terminal, JSON otherwise)` }).default("auto"),
+  // Worker mode: health/metrics listener, readiness and shutdown (docs/operations.md).
+  HTTP_PORT: z
+    .string()
+    .default("9464")
+    .refine((v) => /^\d+$/.test(v) && Number(v) <= 65535, { message: "expected a port number from 1 to 65535, or 0 to run without the health and metrics listener" })
+    .transform(Number),
+  READY_MAX_AGE: duration("30m", 30 * 86_400_000).refine((ms) => ms >= 1000, { message: "expected at least 1s" }),
+  SHUTDOWN_GRACE: duration("25s", 600_000).refine((ms) => ms >= 1000, { message: "expected at least 1s" }),
 });
 
 /** Names of every variable the config reader accepts (docs and tests check this list against the README). */
@@ -165,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
   return {
     apiUrl: v.INBOX_API_URL,
     token,
+    tokenFile: cleaned.INBOX_API_TOKEN_FILE,
     databaseUrl: v.DATABASE_URL || undefined,
     dataDir: v.CONTACTS_SYNC_DATA_DIR,
     account: v.SYNC_ACCOUNT,
@@ -175,10 +196,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
     timeoutMs: v.INBOX_TIMEOUT,
     retries: v.INBOX_RETRIES,
     logLevel: v.LOG_LEVEL,
+    logFormat: v.LOG_FORMAT,
     syncCron: v.SYNC_CRON,
     reconcileCron: v.RECONCILE_CRON,
     timezone: v.TZ,
+    httpPort: v.HTTP_PORT,
+    readyMaxAgeMs: v.READY_MAX_AGE,
+    shutdownGraceMs: v.SHUTDOWN_GRACE,
   };
+}
+
+/**
+ * Reads INBOX_API_TOKEN_FILE again, with the same checks as at start. The worker does this before each run,
+ * so a rotated secret is picked up without a restart.
+ */
+export function readTokenFile(file: string): string {
+  const problems: string[] = [];
+  const token = readToken(undefined, file, true, problems);
+  if (problems.length > 0 || token === undefined) throw new ConfigError(problems);
+  return token;
 }
 
 function readToken(value: string | undefined, file: string | undefined, needed: boolean, problems: string[]): string | undefined {

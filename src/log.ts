@@ -1,6 +1,7 @@
 // One logger for the whole process. Secrets are kept out twice: known fields are redacted by path, and
 // every line is scrubbed of the token's literal text before it is written (whatever field it hid in).
 import pino, { type Logger, type DestinationStream } from "pino";
+import { prettyFactory } from "pino-pretty";
 
 export type { Logger };
 
@@ -23,7 +24,11 @@ export function scrub(text: string): string {
   return out;
 }
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/** "auto": pretty when the log stream (stderr) is a terminal, JSON lines otherwise (LOG_FORMAT). */
+export type LogFormat = "auto" | "json" | "pretty";
+
+export function createLogger(level: string, destination?: DestinationStream, format: LogFormat = "auto"): Logger {
+  const pretty = destination === undefined && (format === "pretty" || (format === "auto" && process.stderr.isTTY === true));
   return pino(
     {
       level,
@@ -32,8 +37,19 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       timestamp: pino.stdTimeFunctions.isoTime,
       hooks: { streamWrite: scrub },
     },
-    destination ?? pino.destination({ dest: 2, sync: true }),
+    destination ?? (pretty ? prettyDestination() : pino.destination({ dest: 2, sync: true })),
   );
+}
+
+/**
+ * Human-readable lines for a terminal. Formatted in-process and written synchronously (not through a
+ * transport thread), so the last lines before an exit are never lost; the lines it receives are already
+ * redacted and scrubbed.
+ */
+function prettyDestination(): DestinationStream {
+  const format = prettyFactory({ translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service" });
+  const out = pino.destination({ dest: 2, sync: true });
+  return { write: (line: string) => void out.write(format(line)) };
 }
 
 /** A database URL safe to print: the password replaced. */
