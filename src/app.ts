@@ -24,7 +24,8 @@ export async function openApp(config: Config, logger: Logger, options: { migrate
     url = embedded.url;
   }
   if (config.databaseUrl) registerSecret(new URL(config.databaseUrl).password || undefined);
-  const db = openDatabase(url);
+  // Each lane of a window writes on its own connection; plus the account lock and the status queries.
+  const db = openDatabase(url, { poolSize: config.concurrency + 3 });
   try {
     await db.pool.query("select 1");
   } catch (error) {

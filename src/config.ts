@@ -32,6 +32,7 @@ export interface Config {
   filters: Record<string, unknown>;
   timeoutMs: number;
   retries: number;
+  concurrency: number;
   logLevel: (typeof LOG_LEVELS)[number];
   logFormat: (typeof LOG_FORMATS)[number];
   syncCron: string;
@@ -135,6 +136,11 @@ const schema = z.object({
       return value as Record<string, unknown>;
     }),
   INBOX_TIMEOUT: duration("30s", 600_000).refine((ms) => ms >= 1000, { message: "expected at least 1s" }),
+  SYNC_CONCURRENCY: z
+    .string()
+    .default("4")
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 32, { message: "expected a whole number from 1 to 32" })
+    .transform(Number),
   INBOX_RETRIES: z
     .string()
     .default("6")
@@ -195,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
     filters: v.INBOX_FILTERS,
     timeoutMs: v.INBOX_TIMEOUT,
     retries: v.INBOX_RETRIES,
+    concurrency: v.SYNC_CONCURRENCY,
     logLevel: v.LOG_LEVEL,
     logFormat: v.LOG_FORMAT,
     syncCron: v.SYNC_CRON,

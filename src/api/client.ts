@@ -42,6 +42,8 @@ export class InboxClient {
   private readonly endpoint: URL;
   requests = 0;
   retries = 0;
+  /** 429 answers so far: the sync reads it to lower its concurrency. */
+  throttled = 0;
 
   constructor(private readonly options: ClientOptions) {
     const base = options.baseUrl.toString().replace(/\/?$/, "/");
@@ -140,6 +142,7 @@ export class InboxClient {
       throw new ApiError("transient", `The inbox API could not be reached or did not answer in full (${describeNetworkError(error)}).`);
     }
     this.options.onAnswer?.(status);
+    if (status === 429) this.throttled += 1;
     const contentType = String(headers["content-type"] ?? "");
     const retryAfter = headers["retry-after"];
     return interpretAnswer({ status, contentType, body: text, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });

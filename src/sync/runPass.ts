@@ -13,20 +13,23 @@ import { scrub, type Logger } from "../log.js";
 import { mapContact } from "../records/mapContact.js";
 import { lockAccount } from "../db/sql/accountLock.js";
 import { readCheckpoint, writeCheckpoint, type PassKind } from "../db/sql/checkpoints.js";
-import { finishRun, saveRunCounters, startRun, ZERO_COUNTERS, type RunCounters, type RunKind } from "../db/sql/runs.js";
+import { addRunCounters, finishRun, saveRunCounters, startRun, ZERO_COUNTERS, type RunCounters, type RunKind } from "../db/sql/runs.js";
 import { upsertContacts } from "../db/sql/upsertContacts.js";
 import { countUnseen, forgetSeen, markUnseenDeleted, recordSeen } from "../db/sql/reconcileDeletes.js";
-import { SeekWindow, type SeekRequest, type SeekResult } from "./seek.js";
+import { SeekWindow, type SeekOptions, type SeekRequest, type SeekResult } from "./seek.js";
 import { planIncrementalWindow } from "./windows.js";
 import type { Prisma } from "../generated/prisma/client.js";
 
 export interface SyncContext {
   db: Database;
   client: InboxClient;
-  config: Pick<Config, "account" | "startAt" | "lookbackMs" | "lagMs">;
+  /** `concurrency` (SYNC_CONCURRENCY): most lanes of one window read at once; 1 reads one page ahead only. */
+  config: Pick<Config, "account" | "startAt" | "lookbackMs" | "lagMs"> & { concurrency?: number };
   logger: Logger;
   signal?: AbortSignal;
   now?: () => Date;
+  /** Pages one lane covers before the next lane takes over (default LANE_PAGES; tests use small lanes). */
+  lanePages?: number;
   /** Told about every committed page (metrics). */
   onPage?: (kind: RunKind, counters: RunCounters) => void;
 }
@@ -57,14 +60,12 @@ export async function runIncremental(ctx: SyncContext): Promise<RunSummary> {
       if (resuming) ctx.logger.info({ from: window.from, to: window.to, cursor: checkpoint.cursor }, "resuming the window of an interrupted run");
       else await writeCheckpoint(ctx.db.prisma, account, "incremental", { windowStart: window.from, windowEnd: window.to, cursor: null, runId: run.id });
       run.windows.push({ from: window.from.toISOString(), to: window.to.toISOString() });
-      const seek = new SeekWindow({ lastSeenAt: window, createdUpTo: null, cursor: resuming ? checkpoint.cursor : null, pageSize: checkpoint.pageSize ?? 1 });
-      await readWindow(ctx, run, seek, "incremental", async (tx, rows, cursor) => {
-        await writeCheckpoint(tx, account, "incremental", { cursor, pageSize: seek.learnedPageSize });
-        return rows;
+      const pageSize = await readWindow(ctx, run, { lastSeenAt: window, createdUpTo: null, cursor: resuming ? checkpoint.cursor : null, pageSize: checkpoint.pageSize ?? 1 }, "incremental", {
+        checkpoint: (tx, cursor, size) => writeCheckpoint(tx, account, "incremental", { cursor, pageSize: size }),
       });
       await writeCheckpoint(ctx.db.prisma, account, "incremental", {
         syncedUntil: window.to, windowStart: null, windowEnd: null, cursor: null, runId: null,
-        pageSize: seek.learnedPageSize, lastCompletedAt: now(ctx),
+        pageSize, lastCompletedAt: now(ctx),
       });
       checkpoint = await readCheckpoint(ctx.db.prisma, account, "incremental");
       // A resumed window is followed by one fresh window up to now; a fresh window ends the run.
@@ -77,8 +78,7 @@ export async function runBackfill(ctx: SyncContext, range: { from: Date; to: Dat
   return withRun(ctx, "backfill", async (run) => {
     const checkpoint = await readCheckpoint(ctx.db.prisma, ctx.config.account, "incremental");
     run.windows.push({ from: range.from.toISOString(), to: range.to.toISOString() });
-    const seek = new SeekWindow({ lastSeenAt: range, createdUpTo: null, cursor: null, pageSize: checkpoint.pageSize ?? 1 });
-    await readWindow(ctx, run, seek, "backfill", async (_tx, rows) => rows);
+    await readWindow(ctx, run, { lastSeenAt: range, createdUpTo: null, cursor: null, pageSize: checkpoint.pageSize ?? 1 }, "backfill", {});
   }, range);
 }
 
@@ -99,14 +99,12 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
       });
     }
     run.windows.push({ from: null, to: createdUpTo.toISOString() });
-    const seek = new SeekWindow({
+    const pageSize = await readWindow(ctx, run, {
       lastSeenAt: null, createdUpTo, cursor: resuming ? checkpoint.cursor : null,
       pageSize: Math.max(checkpoint.pageSize ?? 1, incremental.pageSize ?? 1),
-    });
-    await readWindow(ctx, run, seek, "reconcile", async (tx, rows, cursor) => {
-      await recordSeen(tx, passId, account, rows.map((r) => r._id));
-      await writeCheckpoint(tx, account, "reconcile", { cursor, pageSize: seek.learnedPageSize });
-      return rows;
+    }, "reconcile", {
+      perPage: (tx, ids) => recordSeen(tx, passId, account, ids),
+      checkpoint: (tx, cursor, size) => writeCheckpoint(tx, account, "reconcile", { cursor, pageSize: size }),
     });
 
     // The pass is complete: everything it did not return is gone from the API.
@@ -122,7 +120,7 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
       run.counters.deleted += await markUnseenDeleted(tx, passId, account, createdUpTo);
       await forgetSeen(tx, account);
       await writeCheckpoint(tx, account, "reconcile", {
-        windowEnd: null, cursor: null, runId: null, syncedUntil: createdUpTo, pageSize: seek.learnedPageSize, lastCompletedAt: now(ctx),
+        windowEnd: null, cursor: null, runId: null, syncedUntil: createdUpTo, pageSize, lastCompletedAt: now(ctx),
       });
       await saveRunCounters(tx, run.id, run.counters);
     }, { timeout: 120_000 });
@@ -196,60 +194,181 @@ function logRun(logger: Logger, summary: RunSummary): void {
   else logger.error(line, `${summary.kind} run failed`);
 }
 
-type PageWriter = (tx: Prisma.TransactionClient, rows: RawContact[], cursor: Date | null) => Promise<RawContact[]>;
+interface WindowHooks {
+  /** Stores the resume point; called only with a cursor that has everything above it committed. */
+  checkpoint?: (tx: Prisma.TransactionClient, cursor: Date | null, pageSize: number) => Promise<void>;
+  /** Extra writes in the page's transaction (reconcile records the ids it saw). */
+  perPage?: (tx: Prisma.TransactionClient, ids: string[]) => Promise<void>;
+}
 
-/** Seeks through one window: fetch (one page ahead), check, write page + checkpoint in one transaction. */
-async function readWindow(ctx: SyncContext, run: RunState, seek: SeekWindow, kind: RunKind, writePage: PageWriter): Promise<void> {
+/** Pages of createdAt one lane covers before the lane below it takes over. */
+export const LANE_PAGES = 20;
+/** Clean pages (no 429 meanwhile) before one more lane is allowed: additive increase. */
+const CLEAN_PAGES_PER_STEP = 4;
+
+interface Lane {
+  seek: SeekWindow;
+  done: boolean;
+  /** Set once the lane's last page is committed. */
+  committedDone: boolean;
+  /** The lane's resume point as committed (starts at its top). */
+  committedCursor: Date | null;
+}
+
+/**
+ * Reads one window completely. With SYNC_CONCURRENCY above 1 the window's createdAt range is cut into
+ * lanes read side by side: the lowest, open-ended lane is split (a createdAt point estimated LANE_PAGES
+ * below its position) whenever fewer lanes run than allowed, and the part below becomes a new lane. Each
+ * lane fetches its next page while its current page is written, and commits its pages in order. The
+ * stored cursor only moves through lanes whose every page above it is committed, so after a crash the
+ * read resumes as one lane from there (re-reading at most the lanes that were below it).
+ * Concurrency adapts: any 429 halves the number of lanes allowed, clean pages add one back (AIMD).
+ */
+async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, kind: RunKind, hooks: WindowHooks): Promise<number> {
   const { account } = ctx.config;
-  const prefetch = new AbortController();
-  const signal = ctx.signal ? AbortSignal.any([ctx.signal, prefetch.signal]) : prefetch.signal;
+  const max = Math.max(1, ctx.config.concurrency ?? 1);
+  let allowed = Math.min(2, max);
+  let cleanPages = 0;
+  let throttledSeen = ctx.client.throttled;
+  let pageSize = spec.pageSize;
+  const lanes: Lane[] = [];
+  const running: Promise<void>[] = [];
+  const stop = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
+  let failure: unknown;
+
   const fetch = (request: SeekRequest) => {
     const promise = ctx.client.fetchPage({ query: request.query, page: request.page, signal });
     promise.catch(() => undefined); // observed when awaited; never an unhandled rejection
     return promise;
   };
-  try {
-    let request = seek.nextRequest();
+
+  const adapt = () => {
+    if (ctx.client.throttled !== throttledSeen) {
+      throttledSeen = ctx.client.throttled;
+      allowed = Math.max(1, Math.floor(allowed / 2));
+      cleanPages = 0;
+      ctx.logger.debug({ allowed }, "the API throttles (429): fewer requests in flight");
+    } else if (++cleanPages >= CLEAN_PAGES_PER_STEP && allowed < max) {
+      allowed += 1;
+      cleanPages = 0;
+    }
+  };
+
+  const addLane = (cursor: Date | null, createdFrom: Date | null) => {
+    const lane: Lane = {
+      seek: new SeekWindow({ ...spec, cursor, createdFrom, pageSize }),
+      done: false,
+      committedDone: false,
+      committedCursor: cursor,
+    };
+    lanes.push(lane);
+    running.push(
+      runLane(lane).catch((error: unknown) => {
+        failure ??= error;
+        stop.abort(); // the other lanes stop at their next request; committed pages stay
+      }),
+    );
+  };
+
+  const maybeSplit = (lane: Lane, pageRows: number) => {
+    if (lane !== lanes[lanes.length - 1] || lane.done || pageRows < pageSize) return;
+    if (lanes.filter((l) => !l.done).length >= allowed) return;
+    const position = lane.seek.position;
+    const span = lane.seek.msPerPage;
+    if (!position || span === null) return;
+    const at = Math.floor(position.getTime() - span * (ctx.lanePages ?? LANE_PAGES));
+    if (at >= position.getTime() - 2) return;
+    lane.seek.setFloor(new Date(at));
+    // The new lane covers createdAt < at: endsAt = at covers <= at - 1 ms under either reading.
+    addLane(new Date(at), null);
+  };
+
+  const resumePoint = (lane: Lane, own: Date | null): Date | null | undefined => {
+    const index = lanes.indexOf(lane);
+    if (!lanes.slice(0, index).every((l) => l.committedDone)) return undefined; // a lane above is not done
+    if (!lane.done) return own;
+    const next = lanes.slice(index + 1).find((l) => !l.committedDone);
+    return next ? next.committedCursor : own;
+  };
+
+  async function runLane(lane: Lane): Promise<void> {
+    let request = lane.seek.nextRequest();
     let pending = fetch(request);
     for (;;) {
       const rows = await pending;
-      if (ctx.signal?.aborted) throw new StoppedError();
-      const result: SeekResult = seek.accept(request, rows);
+      if (signal.aborted) throw ctx.signal?.aborted ? new StoppedError() : new Error("stopped: another lane failed");
+      const result: SeekResult = lane.seek.accept(request, rows);
+      pageSize = Math.max(pageSize, lane.seek.learnedPageSize);
       if (result.duplicates > 0) ctx.logger.warn({ duplicates: result.duplicates }, "a page repeated contact ids; the last copy of each was kept");
       if (result.undated > 0) ctx.logger.warn({ undated: result.undated }, "contacts with a createdAt that does not parse; kept, with created_at null");
       let next: SeekRequest | undefined;
-      if (!result.done) {
-        next = seek.nextRequest();
+      if (result.done) lane.done = true;
+      else {
+        next = lane.seek.nextRequest();
         pending = fetch(next);
       }
-      const mapped = result.fresh.map(mapContact);
+      adapt();
+      maybeSplit(lane, rows.length);
+      // Rows in id order: concurrent lanes that share a boundary row lock rows in the same order (no deadlock).
+      const mapped = result.fresh.map(mapContact).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       const counters = await ctx.db.prisma.$transaction(async (tx) => {
         const counts = await upsertContacts(tx, account, mapped);
-        await writePage(tx, result.fresh, result.cursor);
-        const c = run.counters;
-        const updated: RunCounters = {
-          ...c,
-          pages: c.pages + 1,
-          received: c.received + rows.length,
-          inserted: c.inserted + counts.inserted,
-          updated: c.updated + counts.updated,
-          unchanged: c.unchanged + counts.unchanged,
-          restored: c.restored + counts.restored,
+        await hooks.perPage?.(tx, mapped.map((r) => r.id));
+        const cursor = resumePoint(lane, result.cursor);
+        if (cursor !== undefined) await hooks.checkpoint?.(tx, cursor, pageSize);
+        const delta: RunCounters = {
+          ...ZERO_COUNTERS,
+          pages: 1,
+          received: rows.length,
+          inserted: counts.inserted,
+          updated: counts.updated,
+          unchanged: counts.unchanged,
+          restored: counts.restored,
           requests: ctx.client.requests - run.requestsBefore,
           retries: ctx.client.retries - run.retriesBefore,
         };
-        await saveRunCounters(tx, run.id, updated);
-        return updated;
+        await addRunCounters(tx, run.id, delta);
+        return delta;
       }, { timeout: 60_000 });
       // Counted only once committed: a page whose transaction failed is not in the figures.
-      run.counters = counters;
+      run.counters = addCounters(run.counters, counters);
+      lane.committedCursor = result.cursor;
+      if (lane.done) lane.committedDone = true;
       ctx.onPage?.(kind, run.counters);
       if (result.done || !next) return;
       request = next;
     }
-  } finally {
-    prefetch.abort();
   }
+
+  try {
+    addLane(spec.cursor, null);
+    // Lanes are added while others run: wait until every lane, including late ones, has finished.
+    for (let awaited = 0; awaited < running.length; ) {
+      const end = running.length;
+      await Promise.all(running.slice(awaited, end));
+      awaited = end;
+    }
+  } finally {
+    stop.abort();
+  }
+  if (failure !== undefined) throw failure;
+  return pageSize;
+}
+
+function addCounters(a: RunCounters, page: RunCounters): RunCounters {
+  return {
+    pages: a.pages + page.pages,
+    received: a.received + page.received,
+    inserted: a.inserted + page.inserted,
+    updated: a.updated + page.updated,
+    unchanged: a.unchanged + page.unchanged,
+    restored: a.restored + page.restored,
+    deleted: a.deleted + page.deleted,
+    // Request figures are totals read from the client, not per page.
+    requests: Math.max(a.requests, page.requests),
+    retries: Math.max(a.retries, page.retries),
+  };
 }
 
 export type { PassKind };

@@ -46,6 +46,8 @@ export interface SeekOptions {
   cursor: Date | null;
   /** The largest page the API is known to return; pages this big may have more behind them. */
   pageSize: number;
+  /** Lower createdAt bound of this lane (inclusive; null: none). Lanes split one window for parallel reads. */
+  createdFrom?: Date | null;
 }
 
 function parseTime(value: unknown): number | null {
@@ -62,6 +64,10 @@ export class SeekWindow {
   private readonly recent = new Map<string, number>();
   private slice: { at: number; page: number; cursorBefore: Date | null } | null = null;
   private readonly lastSeenAt: DateRange | undefined;
+  private floor: Date | null;
+  /** For the density estimate: newest createdAt read, and pages read by seeking. */
+  private newest: number | null = null;
+  private seekPages = 0;
 
   constructor(private readonly options: SeekOptions) {
     // The window [from, to] is widened by 1 ms each side: covered whether or not the API includes its bounds.
@@ -71,6 +77,27 @@ export class SeekWindow {
     // endsAt = X + 1 ms covers createdAt <= X under either reading.
     this.cursor = options.cursor ?? (options.createdUpTo ? new Date(options.createdUpTo.getTime() + MS) : null);
     this.pageSize = Math.max(1, options.pageSize);
+    this.floor = options.createdFrom ?? null;
+  }
+
+  /** Narrows this lane to createdAt >= floor; what lies below becomes another lane's work. */
+  setFloor(floor: Date): void {
+    this.floor = floor;
+  }
+
+  get createdFrom(): Date | null {
+    return this.floor;
+  }
+
+  /** Where the next seek request starts (createdAt endsAt), or null at the top. */
+  get position(): Date | null {
+    return this.cursor;
+  }
+
+  /** Milliseconds of createdAt one full page spans here, from what was read so far (null: unknown yet). */
+  get msPerPage(): number | null {
+    if (this.newest === null || this.cursor === null || this.seekPages === 0) return null;
+    return Math.max(1, (this.newest - this.cursor.getTime()) / this.seekPages);
   }
 
   get learnedPageSize(): number {
@@ -88,7 +115,9 @@ export class SeekWindow {
       const createdAt = { from: new Date(this.slice.at - 2 * MS), to: new Date(this.slice.at + MS) };
       return { query: this.query(createdAt), page: this.slice.page, kind: "slice" };
     }
-    const createdAt = this.cursor ? { from: null, to: this.cursor } : undefined;
+    // A lane's floor is sent 1 ms lower: covered whether or not the API includes the bound.
+    const from = this.floor ? new Date(this.floor.getTime() - MS) : null;
+    const createdAt = this.cursor || from ? { from, to: this.cursor } : undefined;
     return { query: this.query(createdAt), page: 1, kind: "seek" };
   }
 
@@ -136,16 +165,21 @@ export class SeekWindow {
       );
     }
     const oldest = Math.min(...dated);
+    // A page shorter than the largest page seen is the end: the API had no more rows for this query.
+    // (The estimate only grows towards the real page size, so "shorter" can only err towards reading on.)
+    const short = unique.length < this.pageSize;
     if (fresh.length === 0) {
-      if (unique.length < this.pageSize) return { fresh, done: true, cursor: this.checkpointCursor, duplicates, undated };
+      if (short) return { fresh, done: true, cursor: this.checkpointCursor, duplicates, undated };
       // A full page of rows already read: more contacts share this createdAt than a page holds.
       this.slice = { at: oldest, page: 1, cursorBefore: this.cursor };
       return { fresh, done: false, cursor: this.checkpointCursor, duplicates, undated };
     }
     // Next: createdAt <= oldest (endsAt = oldest + 1 ms). Rows at `oldest` not yet read may follow.
+    this.newest ??= Math.max(...dated);
+    this.seekPages += 1;
     this.cursor = new Date(oldest + MS);
     this.prune();
-    return { fresh, done: false, cursor: this.checkpointCursor, duplicates, undated };
+    return { fresh, done: short, cursor: this.checkpointCursor, duplicates, undated };
   }
 
   /** Forget ids that no later request can return (keeps memory bounded by a page or two). */
@@ -173,15 +207,15 @@ export class SeekWindow {
       }
     }
     const created = request.query.createdAt;
-    if (created?.to) {
-      const to = created.to.getTime();
+    if (created) {
+      const to = created.to ? created.to.getTime() : Number.POSITIVE_INFINITY;
       const from = created.from ? created.from.getTime() : Number.NEGATIVE_INFINITY;
       rows.forEach((row, i) => {
         const t = times[i];
         if (t !== null && t !== undefined && (t > to || t < from)) {
           throw new ContractError(
             `The inbox API returned contact ${row._id} created ${String(row.createdAt)}, outside the requested createdAt range ` +
-              `(up to ${created.to!.toISOString()}): it ignored the createdAt filter, which the sync relies on to page safely. ` +
+              `(${created.from?.toISOString() ?? "open"} .. ${created.to?.toISOString() ?? "open"}): it ignored the createdAt filter, which the sync relies on to page safely. ` +
               "Nothing of this page was written; the checkpoint is unchanged.",
           );
         }

@@ -18,10 +18,12 @@ export interface Rig {
 
 export async function startRig(
   doubleOptions: Partial<DoubleOptions> = {},
-  options: { logger?: Logger; retries?: number; timeoutMs?: number; account?: string; lookbackMs?: number; lagMs?: number } = {},
+  options: { logger?: Logger; retries?: number; timeoutMs?: number; account?: string; lookbackMs?: number; lagMs?: number; concurrency?: number; lanePages?: number } = {},
 ): Promise<Rig> {
   const double = await startApiDouble({ token: TOKEN, ...doubleOptions });
   const db = await createDatabase();
+  // As the product does (src/app.ts): a connection per lane, plus the account lock.
+  db.pool.options.max = (options.concurrency ?? 4) + 3;
   const logger = options.logger ?? quietLogger();
   const client = new InboxClient({
     baseUrl: new URL(double.url),
@@ -43,7 +45,9 @@ export async function startRig(
       startAt: new Date("2000-01-01T00:00:00Z"),
       lookbackMs: options.lookbackMs ?? 60_000,
       lagMs: options.lagMs ?? 0,
+      concurrency: options.concurrency ?? 4,
     },
+    lanePages: options.lanePages ?? 4,
   };
   return {
     double,

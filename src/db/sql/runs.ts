@@ -38,6 +38,16 @@ export async function saveRunCounters(db: Db, runId: bigint, counters: RunCounte
   await db.syncRun.update({ where: { id: runId }, data: { ...counters } });
 }
 
+/** Adds one page's figures to its run, in the page's transaction (lanes commit concurrently). */
+export async function addRunCounters(tx: Prisma.TransactionClient, runId: bigint, page: RunCounters): Promise<void> {
+  await tx.$executeRaw`
+    UPDATE sync_runs SET
+      pages = pages + ${page.pages}, received = received + ${page.received}, inserted = inserted + ${page.inserted},
+      updated = updated + ${page.updated}, unchanged = unchanged + ${page.unchanged}, restored = restored + ${page.restored},
+      requests = GREATEST(requests, ${page.requests}), retries = GREATEST(retries, ${page.retries})
+    WHERE id = ${runId}`;
+}
+
 export async function finishRun(db: Db, runId: bigint, status: RunStatus, counters: RunCounters, error?: string): Promise<void> {
   await db.syncRun.update({
     where: { id: runId },
