@@ -31,7 +31,8 @@ export async function demo(config: Config, logger: Logger, options: { contacts: 
     if (state.runs > 0) {
       const seen = double.store.randomIds(25, (c) => c.isContact && c.lastSeenAt !== null);
       for (const id of seen) double.store.see(id, Date.now() - 90_000);
-      double.store.create(10);
+      // New contacts, seen just now (the data set's clock is fixed, so their sighting is set explicitly).
+      for (const c of double.store.create(10)) double.store.see(c._id, Date.now() - 90_000);
     }
     const summary = await runIncremental({ db: app.db, client, config: demoConfig, logger });
     state.runs += 1;
