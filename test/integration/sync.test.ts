@@ -5,6 +5,8 @@ import { readCheckpoint } from "../../src/db/sql/checkpoints.js";
 import { ContractError, StoppedError } from "../../src/errors.js";
 import type { RawContact } from "../../src/api/response.js";
 import { generateContacts } from "../../src/double/generate.js";
+import type { ApiDouble } from "../../src/double/server.js";
+import type { InboxClient } from "../../src/api/client.js";
 import { mirror, source, startRig, type Rig } from "../helpers/sync.js";
 
 let rig: Rig | undefined;
@@ -14,6 +16,37 @@ afterEach(async () => {
 });
 
 const hasLastSeen = (c: Record<string, unknown>) => c.lastSeenAt != null;
+
+/**
+ * Moves contacts out of the window mid-read: before every request but the first, three contacts the API
+ * already returned (newest createdAt, on earlier pages) are seen again, so with page numbers everything
+ * behind them shifts up and rows slide onto pages already read.
+ */
+function shifter() {
+  const touched = new Set<string>();
+  const returned = new Set<string>();
+  return {
+    touched,
+    returned,
+    beforeAnswer: (req: { n: number }, double: ApiDouble) => {
+      if (req.n < 2) return;
+      const ids = double.store.randomIds(3, (c) => returned.has(c._id) && !touched.has(c._id) && c.lastSeenAt !== null);
+      for (const id of ids) {
+        touched.add(id);
+        double.store.see(id, Date.now() + 60_000);
+      }
+    },
+    /** Records which rows the API returned, seen from outside the engine. */
+    watch(client: InboxClient) {
+      const fetchPage = client.fetchPage.bind(client);
+      client.fetchPage = async (request) => {
+        const rows = await fetchPage(request);
+        for (const r of rows) returned.add(r._id);
+        return rows;
+      };
+    },
+  };
+}
 
 function expectSameContacts(actual: Map<string, unknown>, expected: Map<string, unknown>) {
   const missing = [...expected.keys()].filter((id) => !actual.has(id));
@@ -74,29 +107,13 @@ describe("sync", () => {
   });
 
   it("never skips a contact that stays in the window while others leave it mid-read", async () => {
-    // Every request, three contacts already read (newest createdAt, on earlier pages) are seen again and
-    // leave the window: with page numbers, everything behind them shifts up and rows slide onto pages
-    // already read.
-    const touched = new Set<string>();
-    const returned = new Set<string>();
+    const shift = shifter();
+    const { touched, returned } = shift;
     rig = await startRig({
       contacts: 600, pageSize: 20,
-      beforeAnswer: (req, double) => {
-        if (req.n < 2) return;
-        const ids = double.store.randomIds(3, (c) => returned.has(c._id) && !touched.has(c._id) && c.lastSeenAt !== null);
-        for (const id of ids) {
-          touched.add(id);
-          double.store.see(id, Date.now() + 60_000);
-        }
-      },
+      beforeAnswer: shift.beforeAnswer,
     });
-    // Which rows the API returned, seen from outside: wrap fetchPage.
-    const fetchPage = rig.client.fetchPage.bind(rig.client);
-    rig.client.fetchPage = async (request) => {
-      const rows = await fetchPage(request);
-      for (const r of rows) returned.add(r._id);
-      return rows;
-    };
+    shift.watch(rig.client);
     const stayed = source(rig.double, hasLastSeen);
     await runIncremental(rig.ctx);
     const mirrored = await mirror(rig.db);
@@ -106,18 +123,11 @@ describe("sync", () => {
   });
 
   it("the same moves make naive page-number paging skip contacts (the test above has teeth)", async () => {
-    const touched = new Set<string>();
-    const returned = new Set<string>();
+    const shift = shifter();
+    const { touched, returned } = shift;
     rig = await startRig({
       contacts: 600, pageSize: 20,
-      beforeAnswer: (req, double) => {
-        if (req.n < 2) return;
-        const ids = double.store.randomIds(3, (c) => returned.has(c._id) && !touched.has(c._id) && c.lastSeenAt !== null);
-        for (const id of ids) {
-          touched.add(id);
-          double.store.see(id, Date.now() + 60_000);
-        }
-      },
+      beforeAnswer: shift.beforeAnswer,
     });
     const stayed = source(rig.double, hasLastSeen);
     const window = { from: new Date("2000-01-01T00:00:00Z"), to: new Date() };
@@ -316,25 +326,13 @@ describe("sync in lanes (SYNC_CONCURRENCY)", () => {
   });
 
   it("lanes skip no contact that stays while others leave mid-read", async () => {
-    const touched = new Set<string>();
-    const returned = new Set<string>();
+    const shift = shifter();
+    const { touched, returned } = shift;
     rig = await startRig({
       contacts: 1500, pageSize: 20,
-      beforeAnswer: (req, double) => {
-        if (req.n < 2) return;
-        const ids = double.store.randomIds(3, (c) => returned.has(c._id) && !touched.has(c._id) && c.lastSeenAt !== null);
-        for (const id of ids) {
-          touched.add(id);
-          double.store.see(id, Date.now() + 60_000);
-        }
-      },
+      beforeAnswer: shift.beforeAnswer,
     }, { concurrency: 4, lanePages: 3 });
-    const fetchPage = rig.client.fetchPage.bind(rig.client);
-    rig.client.fetchPage = async (request) => {
-      const rows = await fetchPage(request);
-      for (const r of rows) returned.add(r._id);
-      return rows;
-    };
+    shift.watch(rig.client);
     const stayed = source(rig.double, hasLastSeen);
     await runIncremental(rig.ctx);
     const mirrored = await mirror(rig.db);
