@@ -6,8 +6,8 @@ import { ContractError, StoppedError } from "../../src/errors.js";
 import type { RawContact } from "../../src/api/response.js";
 import { generateContacts } from "../../src/double/generate.js";
 import type { ApiDouble } from "../../src/double/server.js";
-import type { InboxClient } from "../../src/api/client.js";
-import { mirror, source, startRig, type Rig } from "../helpers/sync.js";
+import { InboxClient } from "../../src/api/client.js";
+import { mirror, source, startRig, TOKEN, type Rig } from "../helpers/sync.js";
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -362,5 +362,27 @@ describe("sync in lanes (SYNC_CONCURRENCY)", () => {
     expect(rig.client.throttled).toBeGreaterThan(0);
     expect(summary.retries).toBeGreaterThan(0);
     expectSameContacts(await mirror(rig.db), source(rig.double, hasLastSeen));
+  });
+});
+
+describe("INBOX_FILTERS", () => {
+  it("mirrors only the filtered contacts, and a reconcile with the same filters marks nothing else", async () => {
+    rig = await startRig({ contacts: 600, pageSize: 25 });
+    const client = new InboxClient({
+      baseUrl: new URL(rig.double.url), token: TOKEN, filters: { status: ["CLOSED"] }, timeoutMs: 5000, retries: 2,
+      logger: rig.ctx.logger, minBackoffMs: 5, maxBackoffMs: 20,
+    });
+    try {
+      const ctx = { ...rig.ctx, client };
+      await runIncremental(ctx);
+      const closed = source(rig.double, (c) => c.status === "CLOSED" && c.lastSeenAt != null);
+      expect(closed.size).toBeGreaterThan(20);
+      expectSameContacts(await mirror(rig.db), closed);
+      const pass = await runReconcile(ctx);
+      expect(pass.deleted).toBe(0);
+      expectSameContacts(await mirror(rig.db), source(rig.double, (c) => c.status === "CLOSED"));
+    } finally {
+      await client.close();
+    }
   });
 });
