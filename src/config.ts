@@ -45,6 +45,8 @@ export interface Config {
   readyMaxAgeMs: number;
   /** After SIGTERM/SIGINT, how long the worker may take to stop before it exits anyway. */
   shutdownGraceMs: number;
+  /** How long contact_changes keeps a change (pruned after each reconcile pass); 0 = forever. docs/sql.md. */
+  historyRetentionMs: number;
 }
 
 const duration = (fallback: string, max: number) =>
@@ -170,6 +172,8 @@ const schema = z.object({
     .transform(Number),
   READY_MAX_AGE: duration("30m", 30 * 86_400_000).refine((ms) => ms >= 1000, { message: "expected at least 1s" }),
   SHUTDOWN_GRACE: duration("25s", 600_000).refine((ms) => ms >= 1000, { message: "expected at least 1s" }),
+  // Contact history (docs/sql.md): how far back contact_changes and contacts_as_of() reach; 0 keeps all.
+  HISTORY_RETENTION: duration("365d", 3650 * 86_400_000),
 });
 
 /** Names of every variable the config reader accepts (docs and tests check this list against the README). */
@@ -210,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
     httpPort: v.HTTP_PORT,
     readyMaxAgeMs: v.READY_MAX_AGE,
     shutdownGraceMs: v.SHUTDOWN_GRACE,
+    historyRetentionMs: v.HISTORY_RETENTION,
   };
 }
 

@@ -16,6 +16,7 @@ import { readCheckpoint, writeCheckpoint, type PassKind } from "../db/sql/checkp
 import { addRunCounters, finishRun, saveRunCounters, startRun, ZERO_COUNTERS, type RunCounters, type RunKind } from "../db/sql/runs.js";
 import { upsertContacts } from "../db/sql/upsertContacts.js";
 import { countUnseen, forgetSeen, markUnseenDeleted, recordSeen } from "../db/sql/reconcileDeletes.js";
+import { pruneHistoryAfterPass } from "../db/sql/pruneHistory.js";
 import { SeekWindow, type SeekOptions, type SeekRequest, type SeekResult } from "./seek.js";
 import { planIncrementalWindow } from "./windows.js";
 import type { Prisma } from "../generated/prisma/client.js";
@@ -24,7 +25,7 @@ export interface SyncContext {
   db: Database;
   client: InboxClient;
   /** `concurrency` (SYNC_CONCURRENCY): most lanes of one window read at once; 1 reads one page ahead only. */
-  config: Pick<Config, "account" | "startAt" | "lookbackMs" | "lagMs"> & { concurrency?: number };
+  config: Pick<Config, "account" | "startAt" | "lookbackMs" | "lagMs"> & { concurrency?: number; historyRetentionMs?: number };
   logger: Logger;
   signal?: AbortSignal;
   now?: () => Date;
@@ -124,6 +125,8 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
       });
       await saveRunCounters(tx, run.id, run.counters);
     }, { timeout: 120_000 });
+    // Contact history past HISTORY_RETENTION goes once a day, after the pass (logs, never fails the pass).
+    await pruneHistoryAfterPass(ctx.db.prisma, ctx.config.historyRetentionMs, ctx.logger);
   });
 }
 
