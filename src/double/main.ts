@@ -15,6 +15,7 @@ export const USAGE = `Usage: api-double [options]
   --seed <n>             seed of the generated data and faults (default 1)
   --token <token>        the accepted bearer token (default: $INBOX_API_TOKEN)
   --mutate-every-ms <n>  live changes every n ms: a few contacts seen, created, edited, deleted (default off)
+  --control              serve /__control/stats and /__control/mutate (unauthenticated; benchmarks only)
   --help                 show this text`;
 
 function number(flags: Record<string, unknown>, name: string, fallback: number, check: (n: number) => boolean, rule: string): number {
@@ -46,6 +47,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<ApiD
       seed: { type: "string" },
       token: { type: "string" },
       "mutate-every-ms": { type: "string" },
+      control: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -72,6 +74,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<ApiD
     latencyMs,
     seed,
     faults: faultRate > 0 ? { rate: faultRate } : undefined,
+    control: values.control === true,
   });
   if (mutateEveryMs > 0) double.startMutations({ everyMs: mutateEveryMs, see: 3, create: 1, editSilently: 1, delete: 1 });
   console.log(`api double listening on ${double.url} with ${contacts} contacts`);

@@ -9,6 +9,7 @@ import zlib from "node:zlib";
 import { generateContacts } from "./generate.js";
 import { Rng } from "./rng.js";
 import { ContactStore, QueryError } from "./store.js";
+import { CONTROL_PREFIX, handleControl } from "./control.js";
 
 export type FaultKind =
   | "429"
@@ -58,6 +59,8 @@ export interface DoubleOptions {
   port?: number;
   /** Run before each /inbox/users answer is computed (before the auth check, so it may also swap the token). */
   beforeAnswer?: (req: RequestInfo, double: ApiDouble) => void | Promise<void>;
+  /** Serve the unauthenticated /__control/ routes (control.ts) for a driver in another process; default false. */
+  control?: boolean;
 }
 
 /** `n` is the 1-based counter of all requests the double received; `page` is 0 when the body has none. */
@@ -169,7 +172,9 @@ class Double implements ApiDouble {
       deletedVisible: opts.deletedVisible ?? false,
       honourDateFilters: opts.honourDateFilters ?? true,
     });
+    const control = opts.control ?? false;
     this.server = http.createServer((req, res) => {
+      if (control && req.url?.startsWith(CONTROL_PREFIX)) return void handleControl(req, res, this).catch((error: unknown) => this.fail(res, error));
       this.handle(req, res).catch((error: unknown) => this.fail(res, error));
     });
     this.server.on("connection", (socket: Socket) => {
