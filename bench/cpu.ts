@@ -1,0 +1,53 @@
+// CPU seconds spent by each side of a measured run (Linux /proc; null elsewhere): the sync, the API double and
+// the PostgreSQL server share the machine's cores, so a run's wall time only means something next to them.
+import { readdirSync, readFileSync } from "node:fs";
+
+const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux architecture Node runs on
+
+interface Stat {
+  pid: number;
+  comm: string;
+  ppid: number;
+  /** utime + stime, and the same for its reaped children. */
+  own: number;
+  children: number;
+}
+
+function stat(pid: number | string): Stat | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const close = text.lastIndexOf(")");
+    const comm = text.slice(text.indexOf("(") + 1, close);
+    const f = text.slice(close + 2).split(" ");
+    // Fields after the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+    return { pid: Number(pid), comm, ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds of one process (not its children), or null when it cannot be read. */
+export function processCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  const s = stat(pid);
+  return s ? s.own / TICKS_PER_SECOND : null;
+}
+
+/**
+ * CPU seconds of every local PostgreSQL process so far: the postmaster with its reaped children (backends
+ * that have exited) plus the processes alive now. null where /proc is not there.
+ */
+export function postgresCpuSeconds(): number | null {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+  } catch {
+    return null;
+  }
+  const stats = entries.map(stat).filter((s): s is Stat => s !== null && s.comm === "postgres");
+  if (stats.length === 0) return null;
+  const pids = new Set(stats.map((s) => s.pid));
+  let ticks = 0;
+  for (const s of stats) ticks += s.own + (pids.has(s.ppid) ? 0 : s.children);
+  return ticks / TICKS_PER_SECOND;
+}
