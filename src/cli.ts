@@ -10,6 +10,7 @@ import { runBackfill, runIncremental, runReconcile, type RunSummary } from "./sy
 import { checkBackfillRange } from "./sync/windows.js";
 import { statusReport, formatStatus } from "./commands/status.js";
 import { demo } from "./commands/demo.js";
+import { grantReaderCommand, readerRoleArgument } from "./commands/grantReader.js";
 import { onShutdown } from "./signals.js";
 
 const USAGE = `contacts-sync: mirror BotPenguin inbox contacts into PostgreSQL
@@ -25,6 +26,7 @@ commands:
   demo [--contacts N]             run the product out of the box against the bundled API double
   worker                          long-running scheduled mode (SYNC_CRON, RECONCILE_CRON)
   db                              start the embedded PostgreSQL (when DATABASE_URL is unset) and print its URL
+  grant-reader <role>             create (if needed) a role that can read the mirror and nothing else (BI tools)
   api-double [options]            run the bundled API double on its own (see --help there)
 
 Settings come from the environment and ./.env; see the README.`;
@@ -45,14 +47,15 @@ export async function main(argv: string[]): Promise<number> {
   let logger: Logger = createLogger("info");
   try {
     const needsToken = ["sync", "reconcile", "backfill", "worker"].includes(command);
-    if (!["migrate", "sync", "reconcile", "backfill", "status", "demo", "worker", "db"].includes(command)) {
+    if (!["migrate", "sync", "reconcile", "backfill", "status", "demo", "worker", "db", "grant-reader"].includes(command)) {
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
       return 2;
     }
-    const args = parseArgs({
+    const parsed = parseArgs({
       args: rest,
       strict: true,
-      allowPositionals: false,
+      // grant-reader <role> is the one command with a positional argument.
+      allowPositionals: command === "grant-reader",
       options: {
         json: { type: "boolean" },
         from: { type: "string" },
@@ -60,7 +63,8 @@ export async function main(argv: string[]): Promise<number> {
         contacts: { type: "string" },
         "allow-mass-delete": { type: "boolean" },
       },
-    }).values;
+    });
+    const args: Args = { ...parsed.values, ...(command === "grant-reader" ? { role: readerRoleArgument(parsed.positionals) } : {}) };
     const config = loadConfig(process.env, { needToken: needsToken });
     logger = createLogger(config.logLevel, undefined, config.logFormat);
     return await run(command, args, config, logger);
@@ -69,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-type Args = { json?: boolean; from?: string; to?: string; contacts?: string; "allow-mass-delete"?: boolean };
+type Args = { json?: boolean; from?: string; to?: string; contacts?: string; "allow-mass-delete"?: boolean; role?: string };
 
 async function run(command: string, args: Args, config: Config, logger: Logger): Promise<number> {
   if (command === "demo") {
@@ -102,6 +106,10 @@ async function run(command: string, args: Args, config: Config, logger: Logger):
     if (command === "migrate") {
       const { applied } = await migrate(app.db.pool, logger);
       process.stdout.write(applied.length ? `applied ${applied.length} migration(s): ${applied.join(", ")}\n` : "schema is up to date\n");
+      return 0;
+    }
+    if (command === "grant-reader") {
+      process.stdout.write(`${await grantReaderCommand(app.db, args.role!)}\n`);
       return 0;
     }
     if (command === "status") {
