@@ -1,0 +1,132 @@
+// One pass as the worker runs it: the current token (INBOX_API_TOKEN_FILE is read again before each pass,
+// so a rotated secret is used without a restart), the metrics, and the report of a failure. The pass
+// itself (lock, pages, checkpoint, run row, its own log line) is the sync engine's (sync/runPass.ts).
+import type { ClientOptions, InboxClient } from "../api/client.js";
+import { createClient } from "../app.js";
+import type { Config } from "../config.js";
+import { readTokenFile } from "../config.js";
+import type { Database } from "../db/client.js";
+import { readCheckpoint } from "../db/sql/checkpoints.js";
+import type { RunCounters } from "../db/sql/runs.js";
+import { ApiError, ConfigError, ContractError, StoppedError } from "../errors.js";
+import { registerSecret, scrub, type Logger } from "../log.js";
+import type { FailureReason, Outcome, PassKind, SyncMetrics } from "../metrics.js";
+import { runIncremental, runReconcile, type RunSummary } from "../sync/runPass.js";
+
+export interface PassRunnerOptions {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  metrics: SyncMetrics;
+  /** Aborted on shutdown: the pass stops at the next page boundary. */
+  signal: AbortSignal;
+  /** Client settings for tests (short back-off). */
+  clientOptions?: Partial<ClientOptions>;
+}
+
+export class PassRunner {
+  private client: InboxClient | undefined;
+  private token: string | undefined;
+
+  constructor(private readonly options: PassRunnerOptions) {
+    this.token = options.config.token;
+  }
+
+  async run(kind: PassKind): Promise<Outcome> {
+    const { config, db, logger, metrics, signal } = this.options;
+    const started = performance.now();
+    const tally = metrics.tally(kind);
+    let outcome: Outcome = "succeeded";
+    metrics.runInProgress.set({ kind }, 1);
+    try {
+      const client = this.currentClient();
+      const ctx = { db, client, config, logger, signal, onPage: (_kind: unknown, counters: RunCounters) => tally(counters) };
+      const summary = kind === "incremental" ? await runIncremental(ctx) : await runReconcile(ctx);
+      tally(summary);
+    } catch (error) {
+      const summary = (error as { summary?: RunSummary }).summary;
+      if (summary) tally(summary);
+      outcome = error instanceof StoppedError ? "stopped" : "failed";
+      if (outcome === "failed") this.reportFailure(kind, error, summary !== undefined);
+    } finally {
+      metrics.runInProgress.set({ kind }, 0);
+      metrics.runs.inc({ kind, outcome });
+      metrics.runDuration.observe({ kind, outcome }, (performance.now() - started) / 1000);
+      await this.refreshCheckpoints();
+    }
+    return outcome;
+  }
+
+  /** Reads the checkpoints into the metrics (lag, last success); a database that is away is no error here. */
+  async refreshCheckpoints(): Promise<void> {
+    const { db, config, metrics } = this.options;
+    for (const kind of ["incremental", "reconcile"] as const) {
+      try {
+        metrics.observeCheckpoint(kind, await readCheckpoint(db.prisma, config.account, kind));
+      } catch {
+        return;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client?.close();
+    this.client = undefined;
+  }
+
+  private currentClient(): InboxClient {
+    const { config, logger, metrics } = this.options;
+    if (config.tokenFile !== undefined) {
+      const token = readTokenFile(config.tokenFile);
+      if (token !== this.token) {
+        registerSecret(token);
+        logger.info("INBOX_API_TOKEN_FILE holds a new token; using it from this pass on");
+        this.token = token;
+        const old = this.client;
+        this.client = undefined;
+        void old?.close();
+      }
+    }
+    this.client ??= createClient(config, logger, this.token, {
+      onAnswer: (status) => metrics.requests.inc({ status: String(status) }),
+      onRetry: (error) => metrics.retries.inc({ status: String(error.details.status ?? "error") }),
+      ...this.options.clientOptions,
+    });
+    return this.client;
+  }
+
+  private reportFailure(kind: PassKind, error: unknown, loggedByPass: boolean): void {
+    const { logger, metrics } = this.options;
+    const reason = failureReason(error);
+    metrics.runFailures.inc({ kind, reason });
+    const message = scrub(error instanceof Error ? error.message : String(error));
+    if (reason === "auth") {
+      // Loud on purpose, every pass: nothing is mirrored until someone replaces the token.
+      logger.error(
+        { kind, reason, status: (error as ApiError).details.status },
+        "THE INBOX API REFUSES THE TOKEN: nothing is being mirrored. Put a valid token in INBOX_API_TOKEN_FILE " +
+          "(read again before every pass) or INBOX_API_TOKEN (then restart); the worker keeps trying.",
+      );
+    } else if (!loggedByPass) {
+      // The pass did not get as far as its own log line (e.g. the database is unreachable).
+      logger.error({ kind, reason, error: message }, `${kind} pass could not start`);
+    }
+  }
+}
+
+export function failureReason(error: unknown): FailureReason {
+  if (error instanceof ApiError) return error.kind;
+  if (error instanceof ContractError) return "contract";
+  if (error instanceof ConfigError) return "config";
+  const e = error as { name?: string; code?: unknown; severity?: unknown };
+  const networkCodes = ["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "EPIPE"];
+  if (
+    (typeof e?.name === "string" && /Prisma|DriverAdapter/.test(e.name)) ||
+    typeof e?.severity === "string" || // an error PostgreSQL sent
+    (typeof e?.code === "string" && networkCodes.includes(e.code)) ||
+    (error instanceof Error && /Connection terminated|connect(ion)? timeout|database/i.test(error.message))
+  ) {
+    return "database";
+  }
+  return "other";
+}
