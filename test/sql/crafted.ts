@@ -86,4 +86,15 @@ export async function writeCrafted(db: TestDatabase): Promise<{ now: number }> {
   return { now };
 }
 
+/**
+ * A second sync over the crafted set: c01's conversation is closed, c02 is tagged vip. Gives the history
+ * something to show (docs/sql.md's history examples).
+ */
+export async function writeCraftedSecondSync(db: TestDatabase, now: number): Promise<void> {
+  const changed = CRAFTED.filter((s) => s.id === "c01" || s.id === "c02").map((s) =>
+    s.id === "c01" ? { ...s, status: "CLOSED" } : { ...s, tags: ["lead", "vip"] },
+  );
+  await upsert(db, changed.map((s) => craftedContact(s, now)));
+}
+
 export { DAY, HOUR };

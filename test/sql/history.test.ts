@@ -33,7 +33,7 @@ async function changesAfter(db: TestDatabase, changeId = "0"): Promise<ChangeRow
   return rows;
 }
 
-/** The tracked fields of a mapped contact as the trigger stores them (lists as sorted sets). */
+/** The tracked fields of a mapped contact, as the trigger stores them. */
 const TRACKED = [
   "name", "email", "phone", "country", "status", "tags", "segments", "attributes", "platforms", "secondary_platforms",
   "whatsapp_number", "telegram_username", "instagram_profile_id", "facebook_profile_id", "is_subscriber",
@@ -42,13 +42,18 @@ const TRACKED = [
 const SETS = new Set(["tags", "segments", "platforms", "secondary_platforms"]);
 function tracked(contact: RawContact): Record<string, unknown> {
   const row = mapContact(contact);
-  return Object.fromEntries(TRACKED.map((f) => [f, SETS.has(f) ? [...new Set(row[f] as string[])].sort() : row[f]]));
+  return Object.fromEntries(TRACKED.map((f) => [f, row[f]]));
 }
+/** Lists count as changed only when their sets differ; values are recorded as sent. */
 function diff(before: RawContact, after: RawContact): Record<string, { old: unknown; new: unknown }> {
   const a = tracked(before);
   const b = tracked(after);
+  const same = (f: string) =>
+    SETS.has(f)
+      ? JSON.stringify([...new Set(a[f] as string[])].sort()) === JSON.stringify([...new Set(b[f] as string[])].sort())
+      : JSON.stringify(sortKeys(a[f])) === JSON.stringify(sortKeys(b[f]));
   const out: Record<string, { old: unknown; new: unknown }> = {};
-  for (const f of TRACKED) if (JSON.stringify(sortKeys(a[f])) !== JSON.stringify(sortKeys(b[f]))) out[f] = { old: a[f], new: b[f] };
+  for (const f of TRACKED) if (!same(f)) out[f] = { old: a[f], new: b[f] };
   return out;
 }
 function sortKeys(value: unknown): unknown {
@@ -144,6 +149,36 @@ describe("contact history from upserts", () => {
     expect((await asOf(new Date())).find((r) => r.id === "C")!.deleted_at).toBeNull();
     // Before the first insert (and after history began): nobody yet.
     expect(await asOf(new Date(inserts[0]!.seen_at.getTime() - 1))).toEqual([]);
+  });
+
+  it("tracks exactly the tracked fields: each changed alone is recorded alone, the others not at all", async () => {
+    await upsert(db, [craftedContact(base("F", { attributes: [{ key: "plan", value: "free" }], segments: ["S1"], email: "f@example.com" }), now)]);
+    const setTo: Record<string, string> = {
+      name: `'Renamed'`, email: `'g@example.com'`, phone: `'+447911123456'`, country: `'Nepal'`, status: `'REVIEW'`,
+      tags: `ARRAY['lead', 'gold']`, segments: `ARRAY['S2']`, attributes: `'{"plan": "pro"}'`, platforms: `ARRAY['WEBSITE']`,
+      secondary_platforms: `ARRAY['website']`, whatsapp_number: `'447911123456'`, telegram_username: `'f_1'`,
+      instagram_profile_id: `'123'`, facebook_profile_id: `'456'`, is_subscriber: `NOT is_subscriber`,
+      user_interacted: `NOT user_interacted`, has_ordered: `NOT has_ordered`, is_imported: `NOT is_imported`,
+      bot_id: `'bot-2'`, customer_id: `'cust-2'`, created_at: `created_at + interval '1 day'`, deleted_at: `now()`,
+    };
+    expect(Object.keys(setTo).sort()).toEqual([...TRACKED, "deleted_at"].sort());
+    const untracked: Record<string, string> = {
+      last_seen_at: `now()`, updated_at: `now()`, is_online: `NOT coalesce(is_online, false)`, is_live_chat_active: `NOT coalesce(is_live_chat_active, false)`,
+      unread_messages: `99`, website_visits: `99`, last_message_by: `'agent'`, last_message_at: `now()`, email_lower: `'x'`,
+      phone_raw: `'1'`, phone_prefix: `'1'`, phone_e164: `'+1'`, raw: `raw || '{"x": 1}'`, synced_at: `now()`,
+      tags: `ARRAY['lead', 'lead']`, segments: `ARRAY['S1', 'S1']`, // the same sets, repeated
+    };
+    const { rows: [{ max }] } = await db.pool.query(`SELECT max(change_id)::text AS max FROM contact_changes`);
+    for (const [column, value] of Object.entries(untracked)) await db.pool.query(`UPDATE contacts SET ${column} = ${value} WHERE id = 'F'`);
+    expect(await changesAfter(db, max)).toEqual([]);
+    let last = max as string;
+    for (const [column, value] of Object.entries(setTo)) {
+      await db.pool.query(`UPDATE contacts SET ${column} = ${value} WHERE id = 'F'`);
+      const rows = await changesAfter(db, last);
+      expect(rows.map((r) => Object.keys(r.changes)), column).toEqual([[column]]);
+      last = rows[0]!.change_id;
+    }
+    expect(await changesAfter(db, max)).toHaveLength(Object.keys(setTo).length);
   });
 
   it("refuses instants before the history is complete, and says why", async () => {

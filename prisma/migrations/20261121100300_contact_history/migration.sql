@@ -43,19 +43,120 @@ CREATE TABLE "contact_history_state" (
 );
 INSERT INTO "contact_history_state" ("id", "complete_since") VALUES (true, CURRENT_TIMESTAMP);
 
--- UTC ISO text, so that stored values do not depend on the writer's TimeZone setting.
+-- UTC ISO text, so that stored instants do not depend on the writer's TimeZone setting.
 CREATE OR REPLACE FUNCTION contacts_sync.iso(t timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
--- Lists whose order carries no meaning are compared (and stored) as sorted sets: a reordering is no change.
-CREATE OR REPLACE FUNCTION contacts_sync.text_set(a text[]) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT to_jsonb(ARRAY(SELECT DISTINCT u COLLATE "C" FROM unnest(a) AS u ORDER BY 1))
+-- The three small builders below are plain expressions that PostgreSQL inlines into the trigger queries (no
+-- function call, no sub-query per row: an initial sync writes a million inserts through them). They are
+-- STABLE, like jsonb_build_object, because a function declared stricter than its body is not inlined.
+
+-- One field of an insert: {key: {"old": null, "new": v}}, or {} when v is empty (null, [] or {}).
+CREATE OR REPLACE FUNCTION contacts_sync.added(key text, v jsonb) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN v IS NULL OR v IN ('null'::jsonb, '[]'::jsonb, '{}'::jsonb) THEN '{}'::jsonb
+                ELSE jsonb_build_object(key, jsonb_build_object('old', NULL, 'new', v)) END
 $$;
 
--- The tracked fields of a contact. Adding one here (a new migration) starts tracking it.
+-- One field of an update: {key: {"old": o, "new": n}} when they differ, else {}.
+CREATE OR REPLACE FUNCTION contacts_sync.changed(key text, o jsonb, n jsonb) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN o IS NOT DISTINCT FROM n THEN '{}'::jsonb
+                ELSE jsonb_build_object(key, jsonb_build_object('old', o, 'new', n)) END
+$$;
+
+-- Lists whose order means nothing (tags, segments, platforms): a change only when the sets differ, so a
+-- reordering or a repeated entry is no change. Stored as sent.
+CREATE OR REPLACE FUNCTION contacts_sync.changed_set(key text, o text[], n text[]) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN o @> n AND n @> o THEN '{}'::jsonb
+                ELSE jsonb_build_object(key, jsonb_build_object('old', to_jsonb(o), 'new', to_jsonb(n))) END
+$$;
+
+-- THE TRACKED FIELDS. They are listed three times below (insert, update, state for contacts_as_of); keep
+-- the lists equal when adding one (a new migration). test/sql/history.test.ts changes each field alone
+-- and checks that exactly that field is recorded.
+
+CREATE OR REPLACE FUNCTION contacts_sync.record_inserts() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO "contact_changes" ("account", "contact_id", "kind", "changes", "source_updated_at")
+    SELECT n."account", n."id", 'insert',
+           contacts_sync.added('name', to_jsonb(n."name"))
+        || contacts_sync.added('email', to_jsonb(n."email"))
+        || contacts_sync.added('phone', to_jsonb(n."phone"))
+        || contacts_sync.added('country', to_jsonb(n."country"))
+        || contacts_sync.added('status', to_jsonb(n."status"))
+        || contacts_sync.added('tags', to_jsonb(n."tags"))
+        || contacts_sync.added('segments', to_jsonb(n."segments"))
+        || contacts_sync.added('attributes', n."attributes")
+        || contacts_sync.added('platforms', to_jsonb(n."platforms"))
+        || contacts_sync.added('secondary_platforms', to_jsonb(n."secondary_platforms"))
+        || contacts_sync.added('whatsapp_number', to_jsonb(n."whatsapp_number"))
+        || contacts_sync.added('telegram_username', to_jsonb(n."telegram_username"))
+        || contacts_sync.added('instagram_profile_id', to_jsonb(n."instagram_profile_id"))
+        || contacts_sync.added('facebook_profile_id', to_jsonb(n."facebook_profile_id"))
+        || contacts_sync.added('is_subscriber', to_jsonb(n."is_subscriber"))
+        || contacts_sync.added('user_interacted', to_jsonb(n."user_interacted"))
+        || contacts_sync.added('has_ordered', to_jsonb(n."has_ordered"))
+        || contacts_sync.added('is_imported', to_jsonb(n."is_imported"))
+        || contacts_sync.added('bot_id', to_jsonb(n."bot_id"))
+        || contacts_sync.added('customer_id', to_jsonb(n."customer_id"))
+        || contacts_sync.added('created_at', to_jsonb(contacts_sync.iso(n."created_at")))
+        || contacts_sync.added('deleted_at', to_jsonb(contacts_sync.iso(n."deleted_at"))),
+           n."updated_at"
+    FROM new_rows n;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION contacts_sync.record_updates() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO "contact_changes" ("account", "contact_id", "kind", "changes", "source_updated_at")
+    SELECT d."account", d."id",
+           CASE
+               WHEN d.was_deleted IS NULL AND d.is_deleted IS NOT NULL THEN 'delete'
+               WHEN d.was_deleted IS NOT NULL AND d.is_deleted IS NULL THEN 'restore'
+               ELSE 'update'
+           END,
+           d.changes, d."updated_at"
+    FROM (
+        SELECT n."account", n."id", n."updated_at", o."deleted_at" AS was_deleted, n."deleted_at" AS is_deleted,
+               contacts_sync.changed('name', to_jsonb(o."name"), to_jsonb(n."name"))
+            || contacts_sync.changed('email', to_jsonb(o."email"), to_jsonb(n."email"))
+            || contacts_sync.changed('phone', to_jsonb(o."phone"), to_jsonb(n."phone"))
+            || contacts_sync.changed('country', to_jsonb(o."country"), to_jsonb(n."country"))
+            || contacts_sync.changed('status', to_jsonb(o."status"), to_jsonb(n."status"))
+            || contacts_sync.changed_set('tags', o."tags", n."tags")
+            || contacts_sync.changed_set('segments', o."segments", n."segments")
+            || contacts_sync.changed('attributes', o."attributes", n."attributes")
+            || contacts_sync.changed_set('platforms', o."platforms", n."platforms")
+            || contacts_sync.changed_set('secondary_platforms', o."secondary_platforms", n."secondary_platforms")
+            || contacts_sync.changed('whatsapp_number', to_jsonb(o."whatsapp_number"), to_jsonb(n."whatsapp_number"))
+            || contacts_sync.changed('telegram_username', to_jsonb(o."telegram_username"), to_jsonb(n."telegram_username"))
+            || contacts_sync.changed('instagram_profile_id', to_jsonb(o."instagram_profile_id"), to_jsonb(n."instagram_profile_id"))
+            || contacts_sync.changed('facebook_profile_id', to_jsonb(o."facebook_profile_id"), to_jsonb(n."facebook_profile_id"))
+            || contacts_sync.changed('is_subscriber', to_jsonb(o."is_subscriber"), to_jsonb(n."is_subscriber"))
+            || contacts_sync.changed('user_interacted', to_jsonb(o."user_interacted"), to_jsonb(n."user_interacted"))
+            || contacts_sync.changed('has_ordered', to_jsonb(o."has_ordered"), to_jsonb(n."has_ordered"))
+            || contacts_sync.changed('is_imported', to_jsonb(o."is_imported"), to_jsonb(n."is_imported"))
+            || contacts_sync.changed('bot_id', to_jsonb(o."bot_id"), to_jsonb(n."bot_id"))
+            || contacts_sync.changed('customer_id', to_jsonb(o."customer_id"), to_jsonb(n."customer_id"))
+            || contacts_sync.changed('created_at', to_jsonb(contacts_sync.iso(o."created_at")), to_jsonb(contacts_sync.iso(n."created_at")))
+            || contacts_sync.changed('deleted_at', to_jsonb(contacts_sync.iso(o."deleted_at")), to_jsonb(contacts_sync.iso(n."deleted_at")))
+               AS changes
+        FROM old_rows o
+        JOIN new_rows n ON n."account" = o."account" AND n."id" = o."id"
+    ) d
+    WHERE d.changes <> '{}'::jsonb;
+    RETURN NULL;
+END
+$$;
+
+-- The tracked fields of a contact as one object, for contacts_as_of().
 CREATE OR REPLACE FUNCTION contacts_sync.tracked_state(c "contacts") RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT jsonb_build_object(
@@ -64,11 +165,11 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         'phone', c."phone",
         'country', c."country",
         'status', c."status",
-        'tags', contacts_sync.text_set(c."tags"),
-        'segments', contacts_sync.text_set(c."segments"),
+        'tags', c."tags",
+        'segments', c."segments",
         'attributes', c."attributes",
-        'platforms', contacts_sync.text_set(c."platforms"),
-        'secondary_platforms', contacts_sync.text_set(c."secondary_platforms"),
+        'platforms', c."platforms",
+        'secondary_platforms', c."secondary_platforms",
         'whatsapp_number', c."whatsapp_number",
         'telegram_username', c."telegram_username",
         'instagram_profile_id', c."instagram_profile_id",
@@ -81,45 +182,6 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         'customer_id', c."customer_id",
         'created_at', contacts_sync.iso(c."created_at"),
         'deleted_at', contacts_sync.iso(c."deleted_at"))
-$$;
-
-CREATE OR REPLACE FUNCTION contacts_sync.record_inserts() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO "contact_changes" ("account", "contact_id", "kind", "changes", "source_updated_at")
-    SELECT n."account", n."id", 'insert',
-           coalesce((SELECT jsonb_object_agg(f.key, jsonb_build_object('old', NULL, 'new', f.value))
-                     FROM jsonb_each(contacts_sync.tracked_state(n)) AS f
-                     WHERE f.value NOT IN ('null'::jsonb, '[]'::jsonb, '{}'::jsonb)), '{}'::jsonb),
-           n."updated_at"
-    FROM new_rows n;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION contacts_sync.record_updates() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO "contact_changes" ("account", "contact_id", "kind", "changes", "source_updated_at")
-    SELECT n."account", n."id",
-           CASE
-               WHEN o."deleted_at" IS NULL AND n."deleted_at" IS NOT NULL THEN 'delete'
-               WHEN o."deleted_at" IS NOT NULL AND n."deleted_at" IS NULL THEN 'restore'
-               ELSE 'update'
-           END,
-           d.changes,
-           n."updated_at"
-    FROM old_rows o
-    JOIN new_rows n ON n."account" = o."account" AND n."id" = o."id"
-    CROSS JOIN LATERAL (
-        SELECT jsonb_object_agg(nf.key, jsonb_build_object('old', oldf.value, 'new', nf.value)) AS changes
-        FROM jsonb_each(contacts_sync.tracked_state(n)) AS nf
-        JOIN jsonb_each(contacts_sync.tracked_state(o)) AS oldf ON oldf.key = nf.key
-        WHERE nf.value IS DISTINCT FROM oldf.value
-    ) d
-    WHERE d.changes IS NOT NULL;
-    RETURN NULL;
-END
 $$;
 
 CREATE TRIGGER "contacts_record_inserts"
