@@ -27,7 +27,7 @@ describe("views", () => {
     expect(Object.keys(current[0]!)).not.toContain("deleted_at");
     expect(current[0]).toMatchObject({
       name: "Contact c01", email: "Priya@Example.com", email_lower: "priya@example.com", phone: "+919876543210",
-      phone_e164: "+919876543210", country: "India", channel: "WHATSAPP", tags: ["vip", "lead"], segments: ["S1"],
+      phone_e164: "+919876543210", country: "India", channel: "whatsapp", tags: ["vip", "lead"], segments: ["S1"],
       attributes: { plan: "pro", age: 31 }, has_ordered: true, user_interacted: true,
     });
     expect(current.find((r) => r.id === "c08")!.channel).toBe("unknown");
@@ -36,14 +36,14 @@ describe("views", () => {
 
   it("daily_new_contacts: per UTC day of created_at and channel", async () => {
     expect(await rows(`SELECT day::text, channel, contacts FROM daily_new_contacts WHERE account = 'default' ORDER BY day, channel`)).toEqual([
-      { day: "2026-01-10", channel: "WEBSITE", contacts: 1 },
-      { day: "2026-01-10", channel: "WHATSAPP", contacts: 2 }, // c01 and c02 (23:30 UTC); c06, c07 are deleted
-      { day: "2026-01-11", channel: "TELEGRAM", contacts: 1 },
-      { day: "2026-01-11", channel: "WEBSITE", contacts: 1 }, // c04 at 00:00:00.000 UTC belongs to the 11th
+      { day: "2026-01-10", channel: "website", contacts: 1 },
+      { day: "2026-01-10", channel: "whatsapp", contacts: 2 }, // c01 and c02 (23:30 UTC); c06, c07 are deleted
+      { day: "2026-01-11", channel: "telegram", contacts: 1 },
       { day: "2026-01-11", channel: "unknown", contacts: 1 },
+      { day: "2026-01-11", channel: "website", contacts: 1 }, // c04 at 00:00:00.000 UTC belongs to the 11th
     ]);
     expect(await rows(`SELECT day::text, channel, contacts FROM daily_new_contacts WHERE account = 'other'`)).toEqual([
-      { day: "2026-01-10", channel: "WHATSAPP", contacts: 1 },
+      { day: "2026-01-10", channel: "whatsapp", contacts: 1 },
     ]);
   });
 
@@ -51,7 +51,7 @@ describe("views", () => {
     const expected = new Map<string, number>();
     for (const s of CRAFTED) {
       if (s.seenHoursAgo === null || s.id === "c06" || s.status === "DELETED") continue;
-      const key = `${new Date(now - s.seenHoursAgo * HOUR).toISOString().slice(0, 10)} ${s.platform[0] ?? "unknown"}`;
+      const key = `${new Date(now - s.seenHoursAgo * HOUR).toISOString().slice(0, 10)} ${s.platform[0]?.toLowerCase() ?? "unknown"}`;
       expected.set(key, (expected.get(key) ?? 0) + 1);
     }
     const got = await rows(`SELECT day::text, channel, contacts FROM daily_active_contacts WHERE account = 'default'`);

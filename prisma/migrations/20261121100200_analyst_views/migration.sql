@@ -1,8 +1,9 @@
 -- contacts-sync: ready-made views for dashboards, and the indexes they and the obvious filters need.
 -- docs/sql.md documents every view; test/sql/views.test.ts checks each one on a crafted data set.
 --
--- Days are UTC days. Every view has the `account` column: filter or group by it when one database mirrors
--- several accounts.
+-- Days are UTC days. `channel` is the contact's first platform, lower-cased ('whatsapp', 'website', ...,
+-- 'unknown' when none), so that it sorts the same under every collation. Every view has the `account`
+-- column: filter or group by it when one database mirrors several accounts.
 --
 -- CREATE INDEX (not CONCURRENTLY: migrations run in a transaction) holds a SHARE lock while it builds:
 -- writes wait, readers do not. On a million contacts that is a few seconds, once, at upgrade time.
@@ -12,7 +13,7 @@ CREATE VIEW "contacts_current" AS
 SELECT
     "account", "id", "name", "email", "email_lower", "phone", "phone_raw", "phone_prefix", "phone_e164",
     "country", "tags", "segments", "attributes", "status",
-    coalesce("platforms"[1], 'unknown') AS "channel",
+    coalesce(lower("platforms"[1]), 'unknown') AS "channel",
     "platforms", "secondary_platforms",
     "whatsapp_number", "telegram_username", "instagram_profile_id", "facebook_profile_id",
     "is_online", "user_interacted", "is_subscriber", "is_live_chat_active", "has_ordered", "is_imported",
@@ -22,7 +23,7 @@ FROM "contacts"
 WHERE "deleted_at" IS NULL AND "status" IS DISTINCT FROM 'DELETED';
 
 COMMENT ON VIEW "contacts_current" IS
-    'Live contacts (deleted_at is null and status is not DELETED), every typed column, no raw JSON. channel = first platform.';
+    'Live contacts (deleted_at is null and status is not DELETED), every typed column, no raw JSON. channel = first platform, lower-cased.';
 
 -- New contacts per UTC day (by created_at) and channel.
 CREATE VIEW "daily_new_contacts" AS
