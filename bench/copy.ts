@@ -73,10 +73,16 @@ export interface CopyMeasure {
 /**
  * Loads `file` into the `contacts` table of `databaseUrl` (empty, freshly migrated) and times the COPY alone.
  */
-export async function runCopy(databaseUrl: string, file: string, fileBytes: number, method: CopyMethod): Promise<CopyMeasure> {
+export async function runCopy(
+  databaseUrl: string,
+  file: string,
+  fileBytes: number,
+  method: CopyMethod,
+  postmasterPid: number | null,
+): Promise<CopyMeasure> {
   const sql = `(${COLUMNS.map((c) => `"${c}"`).join(", ")}) from`;
   let copyMs: number;
-  const cpuBefore = postgresCpuSeconds();
+  const cpuBefore = postgresCpuSeconds(postmasterPid);
   if (method === "psql") {
     // psql reads the file and streams it as COPY FROM STDIN: the data crosses the socket, as the sync's does.
     const started = performance.now();
@@ -99,7 +105,7 @@ export async function runCopy(databaseUrl: string, file: string, fileBytes: numb
       await db.end();
     }
   }
-  const cpuAfter = postgresCpuSeconds();
+  const cpuAfter = postgresCpuSeconds(postmasterPid);
   const postgresCpu = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();

@@ -34,20 +34,28 @@ export function processCpuSeconds(pid: number | undefined): number | null {
 }
 
 /**
- * CPU seconds of every local PostgreSQL process so far: the postmaster with its reaped children (backends
- * that have exited) plus the processes alive now. null where /proc is not there.
+ * CPU seconds of one local PostgreSQL server so far: its postmaster with its reaped children (backends that
+ * have exited) plus its children alive now. null when the server is not local (or /proc is not there).
  */
-export function postgresCpuSeconds(): number | null {
-  let entries: string[];
+export function postgresCpuSeconds(postmasterPid: number | null): number | null {
+  if (postmasterPid === null) return null;
+  const postmaster = stat(postmasterPid);
+  if (!postmaster) return null;
+  let ticks = postmaster.own + postmaster.children;
   try {
-    entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      const s = stat(entry);
+      if (s && s.ppid === postmasterPid) ticks += s.own;
+    }
   } catch {
     return null;
   }
-  const stats = entries.map(stat).filter((s): s is Stat => s !== null && s.comm === "postgres");
-  if (stats.length === 0) return null;
-  const pids = new Set(stats.map((s) => s.pid));
-  let ticks = 0;
-  for (const s of stats) ticks += s.own + (pids.has(s.ppid) ? 0 : s.children);
   return ticks / TICKS_PER_SECOND;
+}
+
+/** The postmaster of the backend with this pid, when that backend runs on this machine. */
+export function parentPid(pid: number): number | null {
+  const s = stat(pid);
+  return s ? s.ppid : null;
 }

@@ -14,6 +14,8 @@ export interface Machine {
   postgresSettings: Record<string, string>;
   database: "embedded" | "BENCH_DATABASE_URL";
   psql: string | null;
+  /** 1, 5 and 15 minute load averages when the benchmark started: other work on the machine skews every figure. */
+  loadAverage: number[];
 }
 
 export function machine(server: BenchServer): Machine {
@@ -35,5 +37,6 @@ export function machine(server: BenchServer): Machine {
     postgresSettings: server.settings,
     database: server.embedded ? "embedded" : "BENCH_DATABASE_URL",
     psql: psql.status === 0 ? psql.stdout.trim() : null,
+    loadAverage: os.loadavg().map((n) => Math.round(n * 100) / 100),
   };
 }

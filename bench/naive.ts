@@ -32,11 +32,11 @@ function modelData(row: Record<string, unknown>): Record<string, unknown> {
   return data;
 }
 
-export async function runNaive(databaseUrl: string, contacts: readonly Contact[], account = "default"): Promise<NaiveMeasure> {
+export async function runNaive(databaseUrl: string, contacts: readonly Contact[], postmasterPid: number | null, account = "default"): Promise<NaiveMeasure> {
   const db = openDatabase(databaseUrl);
   try {
     const rows = contacts.map((c) => mapContact(c as unknown as RawContact));
-    const pgBefore = postgresCpuSeconds();
+    const pgBefore = postgresCpuSeconds(postmasterPid);
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     for (const row of rows) {
@@ -49,7 +49,7 @@ export async function runNaive(databaseUrl: string, contacts: readonly Contact[]
     }
     const writeMs = performance.now() - started;
     const client = process.cpuUsage(cpuBefore);
-    const pgAfter = postgresCpuSeconds();
+    const pgAfter = postgresCpuSeconds(postmasterPid);
     const cpu = { client: (client.user + client.system) / 1e6, postgres: pgBefore === null || pgAfter === null ? null : pgAfter - pgBefore };
     const count = await db.prisma.contact.count();
     return { writeMs, cpu, rows: count };

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { freePort } from "../src/db/embedded.js";
+import { parentPid } from "./cpu.js";
 import { migrate } from "../src/db/migrate.js";
 import { createLogger } from "../src/log.js";
 
@@ -17,6 +18,8 @@ export interface BenchServer {
   dir: string | undefined;
   version: string;
   settings: Record<string, string>;
+  /** The server's postmaster when it runs on this machine (its CPU time is measured), else null. */
+  postmasterPid: number | null;
   createDatabase(label: string): Promise<string>;
   dropDatabase(url: string): Promise<void>;
   stop(): Promise<void>;
@@ -65,9 +68,17 @@ async function wrap(adminUrl: string, embedded: boolean, dir: string | undefined
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   let version: string;
+  let postmasterPid: number | null = null;
   const settings: Record<string, string> = {};
   try {
     version = String((await admin.query("show server_version")).rows[0].server_version);
+    const backend = Number((await admin.query("select pg_backend_pid() as pid")).rows[0].pid);
+    // A local server's backend is a child of its postmaster; a remote one's pid means nothing here.
+    const host = new URL(adminUrl).hostname;
+    if (embedded || ["localhost", "127.0.0.1", "[::1]", ""].includes(host)) {
+      const parent = parentPid(backend);
+      postmasterPid = parent !== null && parent > 1 ? parent : null;
+    }
     for (const name of ["shared_buffers", "fsync", "synchronous_commit", "wal_level", "max_wal_size"]) {
       settings[name] = String((await admin.query(`show ${name}`)).rows[0][name]);
     }
@@ -93,6 +104,7 @@ async function wrap(adminUrl: string, embedded: boolean, dir: string | undefined
     dir,
     version,
     settings,
+    postmasterPid,
     async createDatabase(label: string) {
       const name = `bench_${tag}_${label.replace(/[^a-z0-9]/gi, "").toLowerCase()}_${++counter}`;
       await adminQuery(`create database ${name}`);

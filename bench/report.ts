@@ -39,6 +39,8 @@ export interface Results {
   memory: { contacts: number; measures: SyncMeasure[] }[];
   profile: (ProfileSummary & { wallMs: number }) | null;
   totalSeconds: number;
+  /** Load averages at the end (the machine's at the start are in `machine`). */
+  loadAtEnd: number[];
 }
 
 export const BEGIN = "<!-- bench:results:begin (written by `npm run bench`; edit outside these markers) -->";
@@ -200,7 +202,9 @@ export function renderReport(r: Results): string {
   out.push("");
   out.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres} (${m.database}; ` +
     `${Object.entries(m.postgresSettings).map(([k, v]) => `${k}=${v}`).join(", ")}); ${m.psql ?? "no psql"}. ` +
-    "The sync, the API double and PostgreSQL share these cores.");
+    "The sync, the API double and PostgreSQL share these cores. " +
+    `Load average (1/5/15 min) at the start ${m.loadAverage.join(" / ")}, at the end ${r.loadAtEnd.join(" / ")}` +
+    `${Math.max(...m.loadAverage, ...r.loadAtEnd) > m.cores * 0.5 ? ": other work was running on the machine, so treat the figures as rough" : ""}.`);
   out.push("");
   out.push(`The double generates ${int(o.contacts)} contacts (seed ${o.seed}), of which ${int(r.listed)} are listed (contacts, not deleted, seen at least once): ` +
     "those are what a first sync writes.");

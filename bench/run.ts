@@ -6,7 +6,7 @@
 // the median of --runs runs. `--help` lists the knobs.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import os, { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -204,7 +204,7 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
     notes,
     listed: 0,
     first: [], noChange: [], changed: [], changedCount: 0, copy: [], copyMethod: method, naive: [],
-    latency: [], concurrencyIsASetting: concurrencyIsASetting(), memory: [], profile: null, totalSeconds: 0,
+    latency: [], concurrencyIsASetting: concurrencyIsASetting(), memory: [], profile: null, totalSeconds: 0, loadAtEnd: [],
   };
   const start = async (contacts: number, latencyMs = 0) => {
     progress(`starting the API double with ${contacts.toLocaleString("en")} contacts, page size ${o.pageSize}, latency ${latencyMs} ms`);
@@ -219,7 +219,7 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
   const firstSync = async (double: DoubleProcess, label: string, env: Record<string, string | undefined> = {}) => {
     const url = await server.createDatabase(label);
     try {
-      return await runSync({ databaseUrl: url, double, env });
+      return await runSync({ databaseUrl: url, double, env, postmasterPid: server.postmasterPid });
     } finally {
       await server.dropDatabase(url);
     }
@@ -245,16 +245,16 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
     const url = await server.createDatabase("main");
     try {
       progress(`run ${run}/${o.runs}: first sync`);
-      const first = await runSync({ databaseUrl: url, double });
+      const first = await runSync({ databaseUrl: url, double, postmasterPid: server.postmasterPid });
       results.first.push(first);
       progress(`  ${first.rowsWritten} rows in ${(first.wallMs / 1000).toFixed(1)} s, ${first.requests} requests, peak RSS ${mb(first.peakRssBytes)} MB`);
       progress(`run ${run}/${o.runs}: second sync, nothing changed`);
-      results.noChange.push(await runSync({ databaseUrl: url, double }));
+      results.noChange.push(await runSync({ databaseUrl: url, double, postmasterPid: server.postmasterPid }));
       const n = Math.max(1, Math.round(first.rowsTotal * o.changed));
       const done = await double.mutate({ see: n });
       results.changedCount = done.see ?? 0;
       progress(`run ${run}/${o.runs}: sync after ${results.changedCount} contacts were seen again`);
-      results.changed.push(await runSync({ databaseUrl: url, double }));
+      results.changed.push(await runSync({ databaseUrl: url, double, postmasterPid: server.postmasterPid }));
     } finally {
       await server.dropDatabase(url);
     }
@@ -262,7 +262,7 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
       const copyUrl = await server.createDatabase("copy");
       try {
         progress(`run ${run}/${o.runs}: COPY of ${contacts.length} rows (${mb(copyFile.bytes)} MB of CSV) via ${method}`);
-        results.copy.push(await runCopy(copyUrl, copyFile.path, copyFile.bytes, method));
+        results.copy.push(await runCopy(copyUrl, copyFile.path, copyFile.bytes, method, server.postmasterPid));
       } finally {
         await server.dropDatabase(copyUrl);
       }
@@ -275,7 +275,7 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
       progress("profiled first sync (node --cpu-prof)");
       const url = await server.createDatabase("profile");
       try {
-        const measured = await runSync({ databaseUrl: url, double, cpuProfileDir: dir });
+        const measured = await runSync({ databaseUrl: url, double, cpuProfileDir: dir, postmasterPid: server.postmasterPid });
         const file = findProfile(dir);
         results.profile = { ...summariseProfile(file, 20), wallMs: measured.wallMs } as ProfileSummary & { wallMs: number };
         const keep = join(tmpdir(), `contacts-sync-sync-${Date.now()}.cpuprofile`);
@@ -296,7 +296,7 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
       const url = await server.createDatabase("naive");
       try {
         progress(`run ${run}/${o.runs}: naive baseline, ${naiveContacts.length} Prisma upserts one by one`);
-        results.naive.push(await runNaive(url, naiveContacts));
+        results.naive.push(await runNaive(url, naiveContacts, server.postmasterPid));
       } finally {
         await server.dropDatabase(url);
       }
@@ -339,6 +339,7 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
     results.memory.push({ contacts: size, measures });
   }
   results.totalSeconds = (Date.now() - started) / 1000;
+  results.loadAtEnd = os.loadavg().map((n) => Math.round(n * 100) / 100);
   return results;
 }
 

@@ -38,6 +38,8 @@ export interface SyncMeasure {
 export interface SyncOptions {
   databaseUrl: string;
   double: DoubleProcess;
+  /** The local PostgreSQL server's postmaster, to measure its CPU time (null: not measured). */
+  postmasterPid: number | null;
   /** Extra environment for the sync (e.g. SYNC_CONCURRENCY); undefined values are left unset. */
   env?: Record<string, string | undefined>;
   /** Write a V8 CPU profile of the sync into this folder (node --cpu-prof). */
@@ -67,7 +69,7 @@ export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
 
   try {
     const before = await o.double.stats();
-    const cpuBefore = { double: processCpuSeconds(o.double.pid), postgres: postgresCpuSeconds() };
+    const cpuBefore = { double: processCpuSeconds(o.double.pid), postgres: postgresCpuSeconds(o.postmasterPid) };
     const started = performance.now();
     const child = spawn(process.execPath, [...nodeArgs, BIN, "sync"], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -83,7 +85,7 @@ export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
     const wallMs = performance.now() - started;
     if (code !== 0) throw new Error(`contacts-sync sync exited with ${code ?? "a signal"}:\n${output.trim()}`);
     const after = await o.double.stats();
-    const cpuAfter = { double: processCpuSeconds(o.double.pid), postgres: postgresCpuSeconds() };
+    const cpuAfter = { double: processCpuSeconds(o.double.pid), postgres: postgresCpuSeconds(o.postmasterPid) };
     const diff = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
 
     let peakRssBytes: number | null = null;
