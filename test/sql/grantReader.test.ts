@@ -16,6 +16,7 @@ const LOGIN = `bi_${suffix}`;
 const WEIRD = `weird "reader"; DROP TABLE contacts; -- ${suffix}`;
 const POWERFUL = `powerful_${suffix}`;
 const CLI_ROLE = `cli_reader_${suffix}`;
+const MEMBER = `member_${suffix}`;
 const PASSWORD = `pw-${suffix}`;
 
 let db: TestDatabase;
@@ -36,13 +37,19 @@ afterAll(async () => {
   // Roles belong to the whole server: remove them once the database that referred to them is gone.
   const server = new pg.Client({ connectionString: adminUrl() });
   await server.connect();
-  for (const role of [LOGIN, READER, WEIRD, POWERFUL, CLI_ROLE]) await server.query(`DROP ROLE IF EXISTS ${server.escapeIdentifier(role)}`);
+  for (const role of [LOGIN, MEMBER, READER, WEIRD, POWERFUL, CLI_ROLE]) await server.query(`DROP ROLE IF EXISTS ${server.escapeIdentifier(role)}`);
   await server.end();
 });
 
 describe("grant-reader", () => {
   it("creates the role once; running it again only re-grants", async () => {
-    expect(await grantReader(db.pool, READER)).toEqual({ role: READER, created: true, warnings: [] });
+    // Before PostgreSQL 15 every role (PUBLIC) could create tables in public: as on such a server, grant-reader
+    // says so and gives the fix, which is then applied, so the refusals below hold on any server.
+    await admin.query(`GRANT CREATE ON SCHEMA public TO PUBLIC`);
+    const first = await grantReader(db.pool, READER);
+    expect(first).toMatchObject({ role: READER, created: true });
+    expect(first.warnings).toEqual([expect.stringContaining("REVOKE CREATE ON SCHEMA public FROM PUBLIC;")]);
+    await admin.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
     expect(await grantReader(db.pool, READER)).toEqual({ role: READER, created: false, warnings: [] });
     const { rows } = await admin.query(`SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = $1`, [READER]);
     expect(rows).toEqual([{ rolcanlogin: false, rolsuper: false }]);
@@ -118,6 +125,13 @@ describe("grant-reader", () => {
     const { rows: [me] } = await admin.query(`SELECT current_user AS me`);
     await expect(grantReader(db.pool, me.me)).rejects.toThrow(/cannot be made read-only/);
     await expect(grantReader(db.pool, "pg_monitor")).rejects.toThrow(/reserved/);
+  });
+
+  it("warns when the role inherits from other roles", async () => {
+    await admin.query(`CREATE ROLE ${MEMBER} NOLOGIN IN ROLE ${READER}`);
+    const result = await grantReader(db.pool, MEMBER);
+    expect(result.created).toBe(false);
+    expect(result.warnings).toEqual([`"${MEMBER}" is a member of "${READER}", and may do whatever it may. For a strictly read-only role, REVOKE "${READER}" FROM "${MEMBER}".`]);
   });
 
   it("checks the command line before starting anything", () => {
