@@ -27,9 +27,13 @@ export async function startHttpServer(port: number, handlers: HttpHandlers, logg
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const why = error.code === "EADDRINUSE" ? "is already in use" : error.code === "EACCES" ? "needs privileges" : `cannot be used (${error.message})`;
+      reject(new Error(`HTTP_PORT ${port} ${why}: choose another port for health and metrics, or 0 to run without them.`));
+    });
     server.listen(port, () => {
-      server.off("error", reject);
+      server.removeAllListeners("error");
+      server.on("error", (error) => logger.error({ err: error }, "health and metrics listener failed"));
       resolve();
     });
   });

@@ -84,7 +84,7 @@ export class PassRunner {
         this.token = token;
         const old = this.client;
         this.client = undefined;
-        void old?.close();
+        old?.close().catch(() => undefined);
       }
     }
     this.client ??= createClient(config, logger, this.token, {

@@ -4,8 +4,9 @@
 // PostgreSQL, no TypeScript, no Prisma CLI). Then `node bin/contacts-sync worker` against a real PostgreSQL
 // and the API double: health, readiness and metrics answer, the image's HEALTHCHECK passes, SIGTERM exits 0.
 //
-// The image runs `npm ci --omit=dev --omit=optional`; here `npm prune` of a copied node_modules gives the
-// same tree offline (this machine's npm cache does not hold every tarball, so `npm ci --offline` cannot).
+// The image runs `npm ci --omit=dev --omit=optional`; here the same packages (those the lockfile marks neither
+// dev nor optional) are copied from node_modules, offline, and `npm ls` confirms that the tree is complete.
+// (This machine's npm cache does not hold every tarball, so `npm ci --offline` is not an option.)
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,10 +29,17 @@ beforeAll(async () => {
     if (!existsSync(`${ROOT}${built}`)) throw new Error(`${built} is missing: build first (node scripts/prepare.mjs, or npm ci)`);
   }
   dir = mkdtempSync(join(tmpdir(), "contacts-sync-prod-"));
-  for (const path of ["package.json", "package-lock.json", ".npmrc", "bin", "dist", "prisma/migrations", "node_modules"]) {
-    cpSync(`${ROOT}${path}`, join(dir, path), { recursive: true, verbatimSymlinks: true });
+  for (const path of ["package.json", "package-lock.json", ".npmrc", "bin", "dist", "prisma/migrations"]) {
+    cpSync(`${ROOT}${path}`, join(dir, path), { recursive: true });
   }
-  await run("npm", ["prune", "--omit=dev", "--omit=optional", "--ignore-scripts", "--offline", "--no-audit", "--no-fund"], { cwd: dir });
+  const lock = JSON.parse(readFileSync(`${ROOT}package-lock.json`, "utf8")) as { packages: Record<string, { dev?: boolean; optional?: boolean; devOptional?: boolean }> };
+  const production = new Set<string>();
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (path === "" || entry.dev || entry.optional || entry.devOptional) continue;
+    production.add(/^node_modules\/(?:@[^/]+\/)?[^/]+/.exec(path)![0]);
+  }
+  for (const path of production) cpSync(`${ROOT}${path}`, join(dir, path), { recursive: true, verbatimSymlinks: true });
+  await run("npm", ["ls", "--omit=dev", "--omit=optional", "--all", "--offline"], { cwd: dir }); // fails on a missing dependency
   double = await startApiDouble({ token: TOKEN, contacts: 250, pageSize: 50 });
   db = await createDatabase({ migrate: false });
 }, 60_000);
