@@ -154,7 +154,7 @@ describe("the back-fill of the typed columns", () => {
       const sql = rows[i] as Record<string, unknown>;
       const ts = { text: text(v), list: textList(v), bool: bool(v), count: count(v), instant: instant(v), attributes: attributeMap(v) };
       const sqlInstant = sql.instant instanceof Date ? sql.instant.toISOString() : sql.instant;
-      const got = { ...sql, instant: sqlInstant };
+      const got: Record<string, unknown> = { ...sql, instant: sqlInstant };
       for (const key of Object.keys(ts) as (keyof typeof ts)[]) {
         if (JSON.stringify(sortKeys(got[key])) !== JSON.stringify(sortKeys(ts[key]))) differ.push(`${JSON.stringify(v)} ${key}: SQL ${JSON.stringify(got[key])}, TS ${JSON.stringify(ts[key])}`);
       }

@@ -48,7 +48,7 @@ describe("phone_e164", () => {
     ["1", "555-0100", "seven digits: no area code"],
     ["1", "+", "nothing after +"],
     ["44", null, "no number"],
-  ])("prefix %j, number %j -> null (%s)", (prefix, number) => {
+  ] as [string | null, string | null, string][])("prefix %j, number %j -> null (%s)", (prefix, number) => {
     expect(phoneE164(prefix, number)).toBeNull();
   });
 
@@ -102,7 +102,7 @@ describe("instants", () => {
     [null, "null"],
     [true, "a boolean"],
     [{ $date: "2024-06-05T19:05:50.876Z" }, "an object"],
-  ])("%j -> null (%s)", (value) => {
+  ] as [unknown, string][])("%j -> null (%s)", (value) => {
     expect(instant(value)).toBeNull();
   });
 });
