@@ -16,6 +16,7 @@
 import { ContractError } from "../errors.js";
 import type { DateRange, InboxQuery } from "../api/requestBody.js";
 import type { RawContact } from "../api/response.js";
+import { instant } from "../records/mapContact.js";
 
 const MS = 1;
 
@@ -50,10 +51,14 @@ export interface SeekOptions {
   createdFrom?: Date | null;
 }
 
+/**
+ * An instant read exactly as the columns read it (records/mapContact.ts: ISO-8601 with a zone, or epoch ms).
+ * JavaScript's own parser would also take "05/06/2024", roll "2024-02-30" over to 1 March and read zone-less
+ * times in the server's time zone: such a createdAt would steer the seek past contacts it never read.
+ */
 function parseTime(value: unknown): number | null {
-  if (typeof value !== "string" && typeof value !== "number") return null;
-  const t = new Date(value).getTime();
-  return Number.isNaN(t) ? null : t;
+  const iso = instant(value);
+  return iso === null ? null : Date.parse(iso);
 }
 
 export class SeekWindow {
@@ -196,7 +201,13 @@ export class SeekWindow {
       const to = lastSeen.to!.getTime() + MS;
       for (const row of rows) {
         const t = parseTime(row.lastSeenAt);
-        if (t === null || t < from || t > to) {
+        if (t === null) {
+          throw new ContractError(
+            `The inbox API returned contact ${row._id} with lastSeenAt ${JSON.stringify(row.lastSeenAt ?? null)}, which is not an ISO-8601 ` +
+              "date with a time zone, so the sync cannot check that it is inside the requested window. Nothing of this page was written; the checkpoint is unchanged.",
+          );
+        }
+        if (t < from || t > to) {
           throw new ContractError(
             `The inbox API returned contact ${row._id} with lastSeenAt ${JSON.stringify(row.lastSeenAt ?? null)}, outside the requested ` +
               `window ${lastSeen.from!.toISOString()} .. ${lastSeen.to!.toISOString()}: it ignored the lastSeenAt filter, so a page ` +
