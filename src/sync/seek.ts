@@ -73,6 +73,10 @@ export class SeekWindow {
   /** For the density estimate: newest createdAt read, and pages read by seeking. */
   private newest: number | null = null;
   private seekPages = 0;
+  /** Rows of the last seek page that added rows; that page is proven full when the next one adds rows too. */
+  private lastSeekRows: number | null = null;
+  /** The API's page size as proven in this read (smallest page followed by more rows); null until then. */
+  private proven: number | null = null;
 
   constructor(private readonly options: SeekOptions) {
     // The window [from, to] is widened by 1 ms each side: covered whether or not the API includes its bounds.
@@ -170,16 +174,22 @@ export class SeekWindow {
       );
     }
     const oldest = Math.min(...dated);
-    // A page shorter than the largest page seen is the end: the API had no more rows for this query.
-    // (The estimate only grows towards the real page size, so "shorter" can only err towards reading on.)
-    const short = unique.length < this.pageSize;
+    // The end of the read is a page shorter than the API's page size. The largest page ever seen is no proof
+    // of that size (one oversized answer, or an API that lowered its page size, would make every normal page
+    // look like the last one and end the read early): only a page followed by more rows proves it, in this read.
+    if (fresh.length > 0 && this.lastSeekRows !== null) this.proven = Math.min(this.proven ?? Infinity, this.lastSeekRows);
+    const short = this.proven !== null && unique.length < this.proven;
     if (fresh.length === 0) {
-      if (short) return { fresh, done: true, cursor: this.checkpointCursor, duplicates, undated };
+      // A page of rows already read: the end, or more contacts at one millisecond than a page holds. Before a
+      // page size is proven, the last page that added rows bounds it from below (a page holds no more).
+      const size = this.proven ?? Math.max(this.lastSeekRows ?? 0, 2);
+      if (unique.length < size) return { fresh, done: true, cursor: this.checkpointCursor, duplicates, undated };
       // A full page of rows already read: more contacts share this createdAt than a page holds.
       this.slice = { at: oldest, page: 1, cursorBefore: this.cursor };
       return { fresh, done: false, cursor: this.checkpointCursor, duplicates, undated };
     }
     // Next: createdAt <= oldest (endsAt = oldest + 1 ms). Rows at `oldest` not yet read may follow.
+    this.lastSeekRows = unique.length;
     this.newest ??= Math.max(...dated);
     this.seekPages += 1;
     this.cursor = new Date(oldest + MS);
