@@ -234,6 +234,7 @@ async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, ki
   let cleanPages = 0;
   let throttledSeen = ctx.client.throttled;
   let pageSize = spec.pageSize;
+  let proven: number | null = null;
   const lanes: Lane[] = [];
   const running: Promise<void>[] = [];
   const stop = new AbortController();
@@ -260,7 +261,8 @@ async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, ki
 
   const addLane = (cursor: Date | null, createdFrom: Date | null) => {
     const lane: Lane = {
-      seek: new SeekWindow({ ...spec, cursor, createdFrom, pageSize }),
+      // A lane split off another starts with the page size the run has proven: no extra request to prove it.
+      seek: new SeekWindow({ ...spec, cursor, createdFrom, pageSize, provenPageSize: proven }),
       done: false,
       committedDone: false,
       committedCursor: cursor,
@@ -303,6 +305,7 @@ async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, ki
       if (signal.aborted) throw ctx.signal?.aborted ? new StoppedError() : new Error("stopped: another lane failed");
       const result: SeekResult = lane.seek.accept(request, rows);
       pageSize = Math.max(pageSize, lane.seek.learnedPageSize);
+      proven = lane.seek.provenPageSize ?? proven;
       if (result.duplicates > 0) ctx.logger.warn({ duplicates: result.duplicates }, "a page repeated contact ids; the last copy of each was kept");
       if (result.undated > 0) ctx.logger.warn({ undated: result.undated }, "contacts with a createdAt that does not parse; kept, with created_at null");
       let next: SeekRequest | undefined;

@@ -49,6 +49,8 @@ export interface SeekOptions {
   pageSize: number;
   /** Lower createdAt bound of this lane (inclusive; null: none). Lanes split one window for parallel reads. */
   createdFrom?: Date | null;
+  /** A page size already proven in this run (by another lane of the same window); null: prove it here. */
+  provenPageSize?: number | null;
 }
 
 /**
@@ -87,11 +89,17 @@ export class SeekWindow {
     this.cursor = options.cursor ?? (options.createdUpTo ? new Date(options.createdUpTo.getTime() + MS) : null);
     this.pageSize = Math.max(1, options.pageSize);
     this.floor = options.createdFrom ?? null;
+    this.proven = options.provenPageSize ?? null;
   }
 
   /** Narrows this lane to createdAt >= floor; what lies below becomes another lane's work. */
   setFloor(floor: Date): void {
     this.floor = floor;
+  }
+
+  /** The page size proven in this read (a page followed by more rows), or null. */
+  get provenPageSize(): number | null {
+    return this.proven;
   }
 
   get createdFrom(): Date | null {
