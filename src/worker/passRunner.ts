@@ -49,10 +49,12 @@ export class PassRunner {
       outcome = error instanceof StoppedError ? "stopped" : "failed";
       if (outcome === "failed") this.reportFailure(kind, error, summary !== undefined);
     } finally {
-      metrics.runInProgress.set({ kind }, 0);
-      metrics.runs.inc({ kind, outcome });
-      metrics.runDuration.observe({ kind, outcome }, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      // Checkpoint gauges first: once a pass is counted, every metric of it is in place.
       await this.refreshCheckpoints();
+      metrics.runDuration.observe({ kind, outcome }, seconds);
+      metrics.runs.inc({ kind, outcome });
+      metrics.runInProgress.set({ kind }, 0);
     }
     return outcome;
   }

@@ -37,16 +37,15 @@ const runsOf = async (db: TestDatabase) =>
 
 describe("worker schedule", () => {
   it("runs an incremental pass at start, then both schedules, one pass at a time and never overlapping", async () => {
-    const started = Date.now();
     // Slow answers make each pass outlast the one-second ticks: ticks arrive while a pass runs.
     const { double, db, port, worker, lines } = await setup(
       { contacts: 400, pageSize: 50, latencyMs: 250 },
       { SYNC_CRON: "*/1 * * * * *", RECONCILE_CRON: "*/3 * * * * *" },
     );
     await worker.started;
+    // (The next test shows the start-up pass with no ticks at all.)
     const first = await waitFor("the start-up pass", async () => (await runsOf(db))[0]);
     expect(first.kind).toBe("incremental");
-    expect(first.started_at.getTime() - started).toBeLessThan(3000);
 
     await waitFor("a few passes of each kind", async () => {
       const runs = await runsOf(db);
@@ -67,7 +66,7 @@ describe("worker schedule", () => {
     expect((await mirror(db)).size).toBe(source(double).size);
   }, 120_000);
 
-  it("serves /metrics in Prometheus text whose counters match what the pass did", async () => {
+  it("runs one pass at start with no tick due, and serves /metrics whose counters match what it did", async () => {
     const { double, db, port, worker } = await setup(
       { contacts: 600, pageSize: 40, faults: { rate: 0.25, kinds: ["429", "500-html", "503-html"], retryAfterSeconds: 1 } },
       { SYNC_CRON: NEVER, RECONCILE_CRON: NEVER, INBOX_RETRIES: "10" },

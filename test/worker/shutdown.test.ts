@@ -39,7 +39,8 @@ function track(worker: WorkerProcess): WorkerProcess {
 describe("worker shutdown", () => {
   it("SIGTERM mid-pass: exits 0 within the grace period, checkpoint consistent, the next start resumes", async () => {
     const { double, db, admin, env } = await setup(3000, { pageSize: 50, latencyMs: 60 });
-    const first = track(spawnWorker(await env()));
+    // One request at a time (SYNC_CONCURRENCY=1): the pass takes seconds, and the signal lands mid-pass.
+    const first = track(spawnWorker({ ...(await env()), SYNC_CONCURRENCY: "1" }));
     await waitFor("a few committed pages", async () => {
       const r = await admin.query("select coalesce(max(pages), 0)::int as p from sync_runs");
       return r.rows[0].p >= 5;
@@ -91,7 +92,7 @@ describe("worker shutdown", () => {
     await locker.query("begin");
     await locker.query("select * from sync_checkpoints for update");
     const stuck = async () =>
-      (await admin.query("select 1 from pg_stat_activity where application_name = 'contacts-sync' and wait_event_type = 'Lock'")).rowCount;
+      (await admin.query("select 1 from pg_stat_activity where datname = current_database() and application_name = 'contacts-sync' and wait_event_type = 'Lock'")).rowCount;
     // A process that exits while its statement waits leaves that backend (and its session's account lock)
     // behind until the statement ends; PostgreSQL only then notices the client is gone. Clear it here.
     const clearLeftovers = () =>
