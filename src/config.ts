@@ -89,7 +89,8 @@ const schema = z.object({
         ctx.addIssue({ code: "custom", message: "expected a base URL without credentials, query or fragment (the token goes in INBOX_API_TOKEN)" });
         return z.NEVER;
       }
-      const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname) || url.hostname.startsWith("127.");
+      // Only loopback addresses, as the URL parser normalises them: a name such as 127.0.0.1.nip.io is a public host.
+      const loopback = ["localhost", "[::1]"].includes(url.hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname);
       if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
         ctx.addIssue({ code: "custom", message: `must use https:// (plain http:// is allowed only on loopback), got "${url.protocol}//${url.host}"` });
         return z.NEVER;
