@@ -91,7 +91,14 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, dat
   const root = resolve(dataDir);
   const pgDir = resolve(root, "pg");
   const portFile = resolve(root, "pg.port");
-  mkdirSync(root, { recursive: true });
+  try {
+    mkdirSync(root, { recursive: true });
+  } catch (error) {
+    throw new Error(
+      `CONTACTS_SYNC_DATA_DIR: cannot use "${root}" for the embedded PostgreSQL (${(error as NodeJS.ErrnoException).code ?? "error"}): ` +
+        "it must be a folder this user can create and write, or set DATABASE_URL to your own PostgreSQL. Nothing was requested or written.",
+    );
+  }
   allowPostgresToReach(root);
   const binaries = embeddedBinaries();
   if (binaries) allowPostgresToReach(binaries);
