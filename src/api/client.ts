@@ -51,7 +51,9 @@ export class InboxClient {
     this.dispatcher = new Agent({
       connections: options.connections ?? 8,
       keepAliveTimeout: 30_000,
-      connect: { timeout: Math.min(options.timeoutMs, 15_000) },
+      // Certificates are always verified, whatever NODE_TLS_REJECT_UNAUTHORIZED says: the token travels on this
+      // connection. (A private CA is trusted with NODE_EXTRA_CA_CERTS, which still verifies.)
+      connect: { timeout: Math.min(options.timeoutMs, 15_000), rejectUnauthorized: true },
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
