@@ -92,7 +92,10 @@ describe("/readyz", () => {
     expect(r.status).toBe(503);
     expect(r.json()).toMatchObject({ status: "unready", checks: { database: { ok: true }, migrations: { ok: true }, lastIncremental: { ok: false, maxAgeSeconds: 3600 } } });
     expect(r.json().checks.lastIncremental.ageSeconds).toBeGreaterThanOrEqual(7200);
-    const health = (await get(port, "/healthz")).json();
+    const health = await waitFor("the failure in /healthz", async () => {
+      const body = (await get(port, "/healthz")).json();
+      return body.passes?.incremental?.consecutiveFailures === 1 ? body : undefined;
+    });
     expect(health).toMatchObject({ status: "ok", phase: "running", passes: { incremental: { consecutiveFailures: 1, lastOutcome: "failed" } } });
     worker.signal("SIGTERM");
     expect((await worker.exit).code).toBe(0);
