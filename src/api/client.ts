@@ -141,6 +141,15 @@ export class InboxClient {
     } catch (error) {
       this.options.onAnswer?.("error");
       if (error instanceof ApiError) throw error;
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(String((error as { code?: unknown }).code ?? ""))) {
+        // Not passing: retrying a certificate that does not verify only delays the same answer.
+        throw new ApiError(
+          "request",
+          `The inbox API's TLS certificate could not be verified (${describeNetworkError(error)}); the token is never sent to a server ` +
+            "that cannot prove who it is. Check INBOX_API_URL; behind a proxy with its own certificate authority, point " +
+            "NODE_EXTRA_CA_CERTS at that authority's certificate. Nothing of this page was written; the checkpoint is unchanged.",
+        );
+      }
       throw new ApiError("transient", `The inbox API could not be reached or did not answer in full (${describeNetworkError(error)}).`);
     }
     this.options.onAnswer?.(status);
