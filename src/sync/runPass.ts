@@ -49,7 +49,7 @@ export const MASS_DELETE_SHARE = 0.5;
 const MASS_DELETE_MIN = 10;
 
 export async function runIncremental(ctx: SyncContext): Promise<RunSummary> {
-  return withRun(ctx, "incremental", async (run) => {
+  return withRun(ctx, "incremental", async (run, ctx) => {
     const { account } = ctx.config;
     let checkpoint = await readCheckpoint(ctx.db.prisma, account, "incremental");
     for (let round = 0; round < 2; round += 1) {
@@ -76,7 +76,7 @@ export async function runIncremental(ctx: SyncContext): Promise<RunSummary> {
 }
 
 export async function runBackfill(ctx: SyncContext, range: { from: Date; to: Date }): Promise<RunSummary> {
-  return withRun(ctx, "backfill", async (run) => {
+  return withRun(ctx, "backfill", async (run, ctx) => {
     const checkpoint = await readCheckpoint(ctx.db.prisma, ctx.config.account, "incremental");
     run.windows.push({ from: range.from.toISOString(), to: range.to.toISOString() });
     await readWindow(ctx, run, { lastSeenAt: range, createdUpTo: null, cursor: null, pageSize: checkpoint.pageSize ?? 1 }, "backfill", {});
@@ -84,7 +84,7 @@ export async function runBackfill(ctx: SyncContext, range: { from: Date; to: Dat
 }
 
 export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?: boolean } = {}): Promise<RunSummary> {
-  return withRun(ctx, "reconcile", async (run) => {
+  return withRun(ctx, "reconcile", async (run, ctx) => {
     const { account } = ctx.config;
     const checkpoint = await readCheckpoint(ctx.db.prisma, account, "reconcile");
     const incremental = await readCheckpoint(ctx.db.prisma, account, "incremental");
@@ -146,11 +146,13 @@ function now(ctx: SyncContext): Date {
 async function withRun(
   ctx: SyncContext,
   kind: RunKind,
-  body: (run: RunState) => Promise<void>,
+  body: (run: RunState, ctx: SyncContext) => Promise<void>,
   range?: { from: Date; to: Date },
 ): Promise<RunSummary> {
   const started = Date.now();
   const lock = await lockAccount(ctx.db.pool, ctx.config.account, ctx.logger, ctx.signal);
+  // The pass stops at its next page boundary if asked to, or if the account lock is lost.
+  const runCtx: SyncContext = { ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, lock.lost]) : lock.lost };
   const requestsBefore = ctx.client.requests;
   const retriesBefore = ctx.client.retries;
   let run: RunState | undefined;
@@ -165,8 +167,9 @@ async function withRun(
     let status: RunSummary["status"] = "succeeded";
     let message: string | undefined;
     try {
-      await body(current);
-    } catch (error) {
+      await body(current, runCtx);
+    } catch (caught) {
+      const error = lock.lost.aborted && !ctx.signal?.aborted ? new Error(LOCK_LOST) : caught;
       status = error instanceof StoppedError ? "stopped" : "failed";
       message = scrub(error instanceof Error ? error.message : String(error));
       syncHttp();
@@ -184,6 +187,11 @@ async function withRun(
     await lock.release();
   }
 }
+
+const LOCK_LOST =
+  "The database connection holding this account's lock ended (server restart, failover or a terminated " +
+  "session), so the pass stopped at a page boundary rather than risk two writers. Committed pages and their " +
+  "checkpoint are kept; the next run resumes from there.";
 
 function summarize(run: RunState, status: RunSummary["status"], started: number, error?: string): RunSummary {
   return { runId: run.id, kind: run.kind, status, windows: run.windows, durationMs: Date.now() - started, ...run.counters, ...(error ? { error } : {}) };

@@ -387,3 +387,30 @@ describe("INBOX_FILTERS", () => {
     }
   });
 });
+
+describe("account lock", () => {
+  it("a pass whose lock session is killed stops cleanly (no crash, no second writer) and the next run completes", async () => {
+    let killed = false;
+    rig = await startRig({
+      contacts: 800, pageSize: 20, latencyMs: 5,
+      beforeAnswer: async (req) => {
+        if (req.n !== 6 || killed) return;
+        killed = true;
+        // End the session that holds the advisory lock, as a failover or pg_terminate_backend would.
+        await rig!.db.pool.query(
+          "select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and granted and pid <> pg_backend_pid()",
+        );
+      },
+    }, { concurrency: 1 });
+    const error = await runIncremental(rig.ctx).catch((e: unknown) => e as Error);
+    expect(killed).toBe(true);
+    expect(error).toBeInstanceOf(Error);
+    expect(error.message).toMatch(/holding this account's lock ended.*next run resumes/s);
+    const runs = await rig.db.prisma.syncRun.findMany();
+    expect(runs[0]).toMatchObject({ status: "failed" });
+    const locks = await rig.db.pool.query("select count(*)::int as n from pg_locks where locktype = 'advisory'");
+    expect(locks.rows[0].n).toBe(0);
+    await runIncremental(rig.ctx);
+    expectSameContacts(await mirror(rig.db), source(rig.double, hasLastSeen));
+  });
+});

@@ -6,11 +6,24 @@ import { StoppedError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 
 export interface AccountLock {
+  /**
+   * Aborted if the session holding the lock ends (server restart, failover, a terminated backend): the lock
+   * is gone with it, so the pass must stop before another process takes the lock and writes too.
+   */
+  lost: AbortSignal;
   release(): Promise<void>;
 }
 
 export async function lockAccount(pool: pg.Pool, account: string, logger: Logger, signal?: AbortSignal): Promise<AccountLock> {
   const client = await pool.connect();
+  const lost = new AbortController();
+  // Without a listener, an error on this idle connection would crash the process (pg emits it unhandled).
+  const onError = (error: Error) => {
+    if (!lost.signal.aborted) logger.error({ account, reason: error.message }, "the database connection holding the account lock ended");
+    lost.abort(error);
+  };
+  client.on("error", onError);
+  client.once("end", () => lost.abort(new Error("connection ended")));
   let announced = false;
   try {
     for (;;) {
@@ -27,13 +40,18 @@ export async function lockAccount(pool: pg.Pool, account: string, logger: Logger
       await sleep(500, undefined, { signal }).catch(() => undefined);
     }
   } catch (error) {
-    client.release();
+    client.off("error", onError);
+    client.release(lost.signal.aborted);
     throw error;
   }
   return {
+    lost: lost.signal,
     async release() {
-      await client.query("select pg_advisory_unlock(hashtext('contacts-sync'), hashtext($1))", [account]).catch(() => undefined);
-      client.release();
+      const broken = lost.signal.aborted;
+      if (!broken) await client.query("select pg_advisory_unlock(hashtext('contacts-sync'), hashtext($1))", [account]).catch(() => undefined);
+      client.off("error", onError);
+      // A broken connection is destroyed, not returned to the pool.
+      client.release(broken);
     },
   };
 }
