@@ -39,7 +39,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === "api-double") {
     const { main: doubleMain } = await import("./double/main.js");
-    await doubleMain(rest);
+    // It serves until SIGTERM/SIGINT, which it handles itself (closing and exiting 0); --help returns at once.
+    const running = await doubleMain(rest);
+    if (running) await new Promise<never>(() => undefined);
     return 0;
   }
   if (existsSync(".env")) process.loadEnvFile(".env");

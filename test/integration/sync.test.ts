@@ -402,7 +402,7 @@ describe("account lock", () => {
         );
       },
     }, { concurrency: 1 });
-    const error = await runIncremental(rig.ctx).catch((e: unknown) => e as Error);
+    const error = (await runIncremental(rig.ctx).catch((e: unknown) => e)) as Error;
     expect(killed).toBe(true);
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toMatch(/holding this account's lock ended.*next run resumes/s);
