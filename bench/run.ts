@@ -239,9 +239,11 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
   }
   const naiveContacts = contacts.slice(0, Math.min(o.naive, contacts.length));
 
-  // 1, 2 and 4, interleaved run by run so that each ratio compares runs made side by side.
-  const double = await start(o.contacts);
+  // 1, 2 and 4, interleaved run by run so that each ratio compares runs made side by side. A fresh double
+  // for each run: the same data every time (the previous run's changes would otherwise sit in the next
+  // run's SYNC_LOOKBACK and be read again).
   for (let run = 1; run <= o.runs; run++) {
+    const double = await start(o.contacts);
     const url = await server.createDatabase("main");
     try {
       progress(`run ${run}/${o.runs}: first sync`);
@@ -257,6 +259,7 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
       results.changed.push(await runSync({ databaseUrl: url, double, postmasterPid: server.postmasterPid }));
     } finally {
       await server.dropDatabase(url);
+      await stop(double);
     }
     if (method && copyFile) {
       const copyUrl = await server.createDatabase("copy");
@@ -271,6 +274,7 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
 
   if (o.profile) {
     const dir = mkdtempSync(join(tmpdir(), "contacts-sync-bench-prof-"));
+    const double = await start(o.contacts);
     try {
       progress("profiled first sync (node --cpu-prof)");
       const url = await server.createDatabase("profile");
@@ -286,9 +290,9 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+      await stop(double);
     }
   }
-  await stop(double);
 
   // 3: the naive baseline.
   if (naiveContacts.length > 0) {
