@@ -156,6 +156,25 @@ function report(error: unknown, logger: Logger): number {
   }
   const message = scrub(error instanceof Error ? error.message : String(error));
   logger.debug({ stack: scrub((error as Error)?.stack ?? "") }, "error details");
+  const lost = lostDatabaseConnection(error, message);
+  if (lost) {
+    process.stderr.write(
+      `error: The connection to PostgreSQL was lost during the run (${lost}). Every page committed before that is kept with its ` +
+        "checkpoint; the next run resumes from there. Check that the database server is running and reachable (DATABASE_URL).\n",
+    );
+    return 1;
+  }
   process.stderr.write(`error: ${message}\n`);
   return 1;
+}
+
+/** The reason, when an error says the database went away mid-run (server stopped, restarted, failed over). */
+function lostDatabaseConnection(error: unknown, message: string): string | undefined {
+  if (message.startsWith("Cannot connect to PostgreSQL")) return undefined; // before the run: says so already
+  const code = String((error as { code?: unknown } | undefined)?.code ?? "");
+  const lost =
+    /^(57P0[123]|08\d{3}|ECONNRESET|ECONNREFUSED)$/.test(code) ||
+    /Connection terminated unexpectedly|connection error and is not queryable|terminating connection due to|Code: `(57P0[123]|08\d{3})`|server closed the connection unexpectedly|ECONNRESET|ECONNREFUSED/.test(message);
+  if (!lost) return undefined;
+  return message.replace(/\s+/g, " ").replace(/^Invalid `[^`]*` invocation: /, "").trim().slice(0, 200);
 }
