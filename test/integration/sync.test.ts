@@ -398,7 +398,9 @@ describe("account lock", () => {
         killed = true;
         // End the session that holds the advisory lock, as a failover or pg_terminate_backend would.
         await rig!.db.pool.query(
-          "select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and granted and pid <> pg_backend_pid()",
+          // Only this test's database: other tests run on the same server at the same time.
+          "select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and granted and pid <> pg_backend_pid() " +
+            "and database = (select oid from pg_database where datname = current_database())",
         );
       },
     }, { concurrency: 1 });
@@ -408,7 +410,9 @@ describe("account lock", () => {
     expect(error.message).toMatch(/holding this account's lock ended.*next run resumes/s);
     const runs = await rig.db.prisma.syncRun.findMany();
     expect(runs[0]).toMatchObject({ status: "failed" });
-    const locks = await rig.db.pool.query("select count(*)::int as n from pg_locks where locktype = 'advisory'");
+    const locks = await rig.db.pool.query(
+      "select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())",
+    );
     expect(locks.rows[0].n).toBe(0);
     await runIncremental(rig.ctx);
     expectSameContacts(await mirror(rig.db), source(rig.double, hasLastSeen));
