@@ -43,6 +43,9 @@ export interface CliProcess {
   pid: number;
   kill(): void;
   done: Promise<CliResult>;
+  /** Output so far, while it runs. */
+  stderr(): string;
+  stdout(): string;
 }
 
 export function startCli(args: string[], env: Record<string, string>): CliProcess {
@@ -56,7 +59,7 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
   child.stdout.on("data", (c: Buffer) => (stdout += c));
   child.stderr.on("data", (c: Buffer) => (stderr += c));
   const done = new Promise<CliResult>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { pid: child.pid!, kill: () => void child.kill("SIGKILL"), done };
+  return { pid: child.pid!, kill: () => void child.kill("SIGKILL"), done, stderr: () => stderr, stdout: () => stdout };
 }
 
 export function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
