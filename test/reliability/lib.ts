@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { vi } from "vitest";
 import type { ApiDouble } from "../../src/double/server.js";
 import { freePort } from "../../src/db/embedded.js";
 
@@ -23,6 +24,9 @@ export const TOKEN = "rel-tok-7Qz9xK2mVb4Lp8Nw3Rt6";
  */
 export const SOAK = process.env.RELIABILITY_SOAK === "1";
 export const size = <T>(normal: T, soak: T): T => (SOAK ? soak : normal);
+
+// Generous limits (no test asserts on time): two minutes a test at the normal size, twenty at the soak's.
+vi.setConfig({ testTimeout: size(120_000, 1_200_000), hookTimeout: size(120_000, 600_000) });
 
 /** What the reliability report shows for a test besides pass/fail (see scripts/reliability-report.mjs). */
 export function observe(task: { meta: object }, observed: string): void {
