@@ -45,6 +45,8 @@ export interface SyncOptions {
   /** Write a V8 CPU profile of the sync into this folder (node --cpu-prof). */
   cpuProfileDir?: string;
   timeoutMs?: number;
+  /** Another build's bin/contacts-sync (e.g. a worktree of another commit), to compare builds side by side. */
+  bin?: string;
 }
 
 export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
@@ -71,7 +73,7 @@ export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
     const before = await o.double.stats();
     const cpuBefore = { double: processCpuSeconds(o.double.pid), postgres: postgresCpuSeconds(o.postmasterPid) };
     const started = performance.now();
-    const child = spawn(process.execPath, [...nodeArgs, BIN, "sync"], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeArgs, o.bin ?? BIN, "sync"], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
     child.stdout!.on("data", keep);
