@@ -65,7 +65,7 @@ const lines = [
 for (const [file, heading] of FILES) {
   const f = byFile.get(file);
   byFile.delete(file);
-  lines.push(`### ${heading}`, "", `\`test/reliability/${file}\``, "");
+  lines.push(`### ${heading}`, "", `\`test/reliability/${file}\``);
   if (!f) {
     lines.push("(no results: the file did not run)", "");
     continue;

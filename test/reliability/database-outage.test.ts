@@ -68,12 +68,12 @@ describe.sequential("the database goes away mid-run (a PostgreSQL server of the 
       const run = startCli(["sync"], env);
       // Watch from outside until a few pages are committed, then stop the server under the running sync.
       const watcher = new pg.Client({ connectionString: url, application_name: "reliability-test" });
+      watcher.on("error", () => undefined);
+      await watcher.connect();
       await until(async () => {
-        if (!(watcher as unknown as { _connected?: boolean })._connected) await watcher.connect().catch(() => undefined);
         const r = await watcher.query("SELECT coalesce(max(pages), 0)::int AS p FROM sync_runs").catch(() => undefined);
         return (r?.rows[0]?.p ?? 0) >= 5 ? true : undefined;
       }, 60_000, 25);
-      watcher.on("error", () => undefined);
       server.stop(mode);
       let result;
       try {
