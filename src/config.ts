@@ -253,5 +253,11 @@ function readToken(value: string | undefined, file: string | undefined, needed: 
     problems.push("INBOX_API_TOKEN: expected the bare token, without spaces or a 'Bearer ' prefix");
     return undefined;
   }
+  // An HTTP header cannot carry it otherwise (a pasted zero-width space or curly quote would be refused by the
+  // HTTP client at every attempt, and look like an API outage).
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    problems.push("INBOX_API_TOKEN: expected the bare token, printable ASCII only (check for a pasted invisible or typographic character)");
+    return undefined;
+  }
   return token;
 }
