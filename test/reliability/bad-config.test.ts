@@ -32,6 +32,7 @@ const CASES: Case[] = [
   ["INBOX_API_TOKEN", null, /INBOX_API_TOKEN: required \(or INBOX_API_TOKEN_FILE\)/],
   ["INBOX_API_TOKEN", `Bearer ${TOKEN}`, /INBOX_API_TOKEN: expected the bare token, without spaces or a 'Bearer ' prefix/],
   ["INBOX_API_TOKEN", "two words", /INBOX_API_TOKEN: expected the bare token, without spaces/],
+  ["INBOX_API_TOKEN", `${TOKEN}\u200b`, /INBOX_API_TOKEN: expected the bare token, printable ASCII only \(check for a pasted invisible or typographic character\)/],
   ["INBOX_API_TOKEN_FILE", join(dir, "missing"), /INBOX_API_TOKEN_FILE: cannot read ".*missing" \(ENOENT\)/, { INBOX_API_TOKEN: null }],
   ["INBOX_API_TOKEN_FILE", emptyFile, /INBOX_API_TOKEN: required/, { INBOX_API_TOKEN: null }],
   ["INBOX_API_TOKEN_FILE", bearerFile, /INBOX_API_TOKEN: expected the bare token, without spaces or a 'Bearer ' prefix/, { INBOX_API_TOKEN: null }],
