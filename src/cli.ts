@@ -174,7 +174,7 @@ function lostDatabaseConnection(error: unknown, message: string): string | undef
   const code = String((error as { code?: unknown } | undefined)?.code ?? "");
   const lost =
     /^(57P0[123]|08\d{3}|ECONNRESET|ECONNREFUSED)$/.test(code) ||
-    /Connection terminated unexpectedly|connection error and is not queryable|terminating connection due to|Code: `(57P0[123]|08\d{3})`|server closed the connection unexpectedly|ECONNRESET|ECONNREFUSED/.test(message);
+    /Connection terminated|connection error and is not queryable|terminating connection (due to|because of)|the database system is (shutting down|starting up|in recovery mode)|Code: `(57P0[123]|08\d{3})`|server closed the connection unexpectedly|Server has closed the connection|Can't reach database server|Error in PostgreSQL connection|timeout exceeded when trying to connect|ECONNRESET|ECONNREFUSED/.test(message);
   if (!lost) return undefined;
   return message.replace(/\s+/g, " ").replace(/^Invalid `[^`]*` invocation: /, "").trim().slice(0, 200);
 }
