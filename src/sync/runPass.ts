@@ -243,6 +243,9 @@ async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, ki
   let throttledSeen = ctx.client.throttled;
   let pageSize = spec.pageSize;
   let proven: number | null = null;
+  // What is stored and steers splitting: the size proven in this read (a page followed by more rows), else
+  // the largest page seen. One oversized answer must not make every later page look short.
+  const knownPageSize = () => proven ?? pageSize;
   const lanes: Lane[] = [];
   const running: Promise<void>[] = [];
   const stop = new AbortController();
@@ -285,7 +288,7 @@ async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, ki
   };
 
   const maybeSplit = (lane: Lane, pageRows: number) => {
-    if (lane !== lanes[lanes.length - 1] || lane.done || pageRows < pageSize) return;
+    if (lane !== lanes[lanes.length - 1] || lane.done || pageRows < knownPageSize()) return;
     if (lanes.filter((l) => !l.done).length >= allowed) return;
     const position = lane.seek.position;
     const span = lane.seek.msPerPage;
@@ -330,7 +333,7 @@ async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, ki
         const counts = await upsertContacts(tx, account, mapped);
         await hooks.perPage?.(tx, mapped.map((r) => r.id));
         const cursor = resumePoint(lane, result.cursor);
-        if (cursor !== undefined) await hooks.checkpoint?.(tx, cursor, pageSize);
+        if (cursor !== undefined) await hooks.checkpoint?.(tx, cursor, knownPageSize());
         const delta: RunCounters = {
           ...ZERO_COUNTERS,
           pages: 1,
@@ -367,7 +370,7 @@ async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, ki
     stop.abort();
   }
   if (failure !== undefined) throw failure;
-  return pageSize;
+  return knownPageSize();
 }
 
 function addCounters(a: RunCounters, page: RunCounters): RunCounters {

@@ -276,7 +276,7 @@ describe.sequential(`crashes: SIGKILL at ${SYNC_POINTS.length + RECONCILE_POINTS
     // Every killed run was closed as such by the next run of its kind; the last one succeeded.
     expect(runs.at(-1)!.status).toBe("succeeded");
     const killedRuns = runs.slice(0, -1);
-    expect(killedRuns.every((r) => r.status === "failed" && /ended before the run finished/.test(r.error ?? ""))).toBe(true);
+    expect(killedRuns.every((r) => r.status === "failed" && /run was never closed/.test(r.error ?? ""))).toBe(true);
     observe(task, `exit 0; ${cmp.live} live contacts equal to the double's; ${killedRuns.length} killed runs recorded as failed`);
   });
 

@@ -26,7 +26,7 @@ export async function startRun(db: Db, account: string, kind: RunKind, window: {
   // A run left 'running' by a killed process is closed as such when the next run of its kind starts.
   await db.syncRun.updateMany({
     where: { account, kind, status: "running" },
-    data: { status: "failed", finishedAt: new Date(), error: "the process ended before the run finished (killed or crashed); its committed pages are kept" },
+    data: { status: "failed", finishedAt: new Date(), error: "this run was never closed: its process was killed or crashed, or lost its database; its committed pages are kept" },
   });
   const run = await db.syncRun.create({
     data: { account, kind, windowStart: window.start, windowEnd: window.end },
