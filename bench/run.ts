@@ -197,7 +197,7 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
   const started = Date.now();
   const method = copyMethod(server.embedded);
   const results: Results = {
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    command: commandLine(process.argv.slice(2)),
     date: new Date().toISOString(),
     machine: machine(server),
     options: (({ write: _w, json: _j, ...rest }) => rest)(o),
@@ -345,6 +345,21 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
   results.totalSeconds = (Date.now() - started) / 1000;
   results.loadAtEnd = os.loadavg().map((n) => Math.round(n * 100) / 100);
   return results;
+}
+
+/** The command as a user would type it, without the options that only say where results go. */
+function commandLine(argv: string[]): string {
+  const shown: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--no-write" || /^--(json|write)=/.test(arg)) continue;
+    if (arg === "--json" || arg === "--write") {
+      i += 1;
+      continue;
+    }
+    shown.push(arg);
+  }
+  return `npm run bench${shown.length ? ` -- ${shown.join(" ")}` : ""}`;
 }
 
 function mb(bytes: number | null): string {
