@@ -1,35 +1,13 @@
 // The product as a user runs it: ./bin/contacts-sync in a child process, with settings in its environment,
 // against the API double and a real PostgreSQL. Needs the build (npm ci runs it).
-import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import pg from "pg";
 import { startApiDouble, type ApiDouble } from "../../src/double/server.js";
 import { createDatabase, type TestDatabase } from "../helpers/db.js";
 import { startScripted, type Scripted } from "../helpers/scripted.js";
+import { cli, startCli } from "../helpers/cli.js";
 import { mirror, source, TOKEN } from "../helpers/sync.js";
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = `${ROOT}bin/contacts-sync`;
-
-interface Result { code: number | null; stdout: string; stderr: string }
-
-function cli(args: string[], env: Record<string, string>, options: { onSpawn?: (kill: () => void, pid: number) => void } = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      // Only what the test gives: no developer .env, no inherited settings.
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CONTACTS_SYNC_DATA_DIR: "/nonexistent-do-not-use", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c));
-    child.stderr.on("data", (c: Buffer) => (stderr += c));
-    options.onSpawn?.(() => child.kill("SIGKILL"), child.pid!);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -73,18 +51,14 @@ describe("contacts-sync CLI", () => {
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
     cleanup.push(() => admin.end());
-    const first = cli(["sync"], env, {
-      onSpawn: (kill) => {
-        void (async () => {
-          for (;;) {
-            await sleep(25);
-            const r = await admin.query("select coalesce(max(pages), 0)::int as p from sync_runs").catch(() => ({ rows: [{ p: 0 }] }));
-            if ((r.rows[0]?.p ?? 0) >= 8) return kill();
-          }
-        })();
-      },
-    });
-    const killed = await first;
+    const first = startCli(["sync"], env);
+    for (;;) {
+      await sleep(25);
+      const r = await admin.query("select coalesce(max(pages), 0)::int as p from sync_runs").catch(() => ({ rows: [{ p: 0 }] }));
+      if ((r.rows[0]?.p ?? 0) >= 8) break;
+    }
+    first.kill();
+    const killed = await first.done;
     expect(killed.code).toBeNull(); // killed by the signal
     const cp = (await admin.query("select cursor, window_start, synced_until from sync_checkpoints")).rows[0];
     expect(cp.window_start).not.toBeNull();

@@ -2,19 +2,18 @@
 // the mirror with the API double's own contacts, the "checkpoint never ahead of the data" check, a real
 // HTTP proxy that rewrites answers, and a throwaway PostgreSQL server that a test may stop and start.
 // Nothing here mocks PostgreSQL or HTTP: every byte goes over real sockets to real servers.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { vi } from "vitest";
 import type { ApiDouble } from "../../src/double/server.js";
 import { freePort } from "../../src/db/embedded.js";
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-export const BIN = join(ROOT, "bin/contacts-sync");
+export { BIN, ROOT } from "../helpers/cli.js";
+import { ROOT } from "../helpers/cli.js";
 /** The bearer token of every scenario: long and distinctive, so that a search for it cannot miss. */
 export const TOKEN = "rel-tok-7Qz9xK2mVb4Lp8Nw3Rt6";
 
@@ -36,39 +35,7 @@ export function observe(task: { meta: object }, observed: string): void {
 // ---------------------------------------------------------------------------------------------------------
 // The CLI, exactly as a user runs it.
 
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface CliProcess {
-  pid: number;
-  kill(): void;
-  done: Promise<CliResult>;
-  /** Output so far, while it runs. */
-  stderr(): string;
-  stdout(): string;
-}
-
-export function startCli(args: string[], env: Record<string, string>): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    // Only what the test gives: no developer .env, no inherited settings.
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CONTACTS_SYNC_DATA_DIR: "/nonexistent-do-not-use", ...env },
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c: Buffer) => (stdout += c));
-  child.stderr.on("data", (c: Buffer) => (stderr += c));
-  const done = new Promise<CliResult>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { pid: child.pid!, kill: () => void child.kill("SIGKILL"), done, stderr: () => stderr, stdout: () => stdout };
-}
-
-export function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return startCli(args, env).done;
-}
+export { cli, startCli, type CliProcess, type CliResult } from "../helpers/cli.js";
 
 /** The settings of a scenario: the double (or a proxy) as the API, one database, no lag. */
 export function cliEnv(apiUrl: string, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
