@@ -238,7 +238,8 @@ interface Lane {
 async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, kind: RunKind, hooks: WindowHooks): Promise<number> {
   const { account } = ctx.config;
   const max = Math.max(1, ctx.config.concurrency ?? 1);
-  let allowed = Math.min(2, max);
+  // Start at the configured number (the default, 4, is gentle); a 429 halves it, clean pages win it back.
+  let allowed = max;
   let cleanPages = 0;
   let throttledSeen = ctx.client.throttled;
   let pageSize = spec.pageSize;
@@ -351,7 +352,10 @@ async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, ki
       // Counted only once committed: a page whose transaction failed is not in the figures.
       run.counters = addCounters(run.counters, counters);
       lane.committedCursor = result.cursor;
-      if (lane.done) lane.committedDone = true;
+      if (lane.done) {
+        lane.committedDone = true;
+        lane.seek.forget();
+      }
       ctx.onPage?.(kind, run.counters);
       if (result.done || !next) return;
       request = next;

@@ -208,8 +208,20 @@ export class SeekWindow {
   /** Forget ids that no later request can return (keeps memory bounded by a page or two). */
   private prune(): void {
     if (!this.cursor) return;
-    const floor = this.cursor.getTime() - 3 * MS;
-    for (const [id, t] of this.recent) if (t < floor) this.recent.delete(id);
+    // The read goes newest-first: the next request asks for createdAt at or below the cursor, so a row newer
+    // than that can never come back. Rows without a parsable createdAt (Infinity) are kept: they cannot be placed.
+    const ceiling = this.cursor.getTime() + MS;
+    for (const [id, t] of this.recent) if (t > ceiling && t !== Number.POSITIVE_INFINITY) this.recent.delete(id);
+  }
+
+  /** Ids remembered to tell repeated rows from new ones (about a page; tests check it stays so). */
+  get remembered(): number {
+    return this.recent.size;
+  }
+
+  /** A finished read keeps nothing. */
+  forget(): void {
+    this.recent.clear();
   }
 
   private check(request: SeekRequest, rows: RawContact[], times: (number | null)[]): void {

@@ -137,3 +137,24 @@ describe("dedupe", () => {
     expect(unique).toEqual([{ _id: "b" }, { _id: "a", v: 2 }]);
   });
 });
+
+describe("SeekWindow memory", () => {
+  it("remembers about a page of ids however long the read", () => {
+    const seek = new SeekWindow({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 50 });
+    let t = 10_000_000;
+    let id = 0;
+    let most = 0;
+    for (let page = 0; page < 200; page += 1) {
+      const req = seek.nextRequest();
+      const top = req.query.createdAt?.to ? req.query.createdAt.to.getTime() - 1 : t;
+      // A full page from the top of the query: the boundary row again, then 49 older ones.
+      const rows: RawContact[] = [];
+      if (page > 0) rows.push({ _id: `c${id - 1}`, createdAt: new Date(top).toISOString() });
+      while (rows.length < 50) rows.push({ _id: `c${id++}`, createdAt: new Date((t -= 10)).toISOString() });
+      seek.accept(req, rows);
+      most = Math.max(most, seek.remembered);
+    }
+    expect(id).toBeGreaterThan(9_000);
+    expect(most).toBeLessThanOrEqual(100);
+  });
+});
