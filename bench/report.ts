@@ -6,24 +6,27 @@ import type { NaiveMeasure } from "./naive.js";
 import type { ProfileSummary } from "./profile.js";
 import type { SyncMeasure } from "./sync.js";
 
+/** The knobs of a run, as reported with its results. */
+export interface BenchOptions {
+  contacts: number;
+  pageSize: number;
+  runs: number;
+  naive: number;
+  latencyContacts: number;
+  latencyMs: number;
+  concurrency: string[];
+  changed: number;
+  memory: number[];
+  big: boolean;
+  profile: boolean;
+  seed: number;
+}
+
 export interface Results {
   command: string;
   date: string;
   machine: Machine;
-  options: {
-    contacts: number;
-    pageSize: number;
-    runs: number;
-    naive: number;
-    latencyContacts: number;
-    latencyMs: number;
-    concurrency: string[];
-    changed: number;
-    memory: number[];
-    big: boolean;
-    profile: boolean;
-    seed: number;
-  };
+  options: BenchOptions;
   notes: string[];
   /** Contacts the double lists (contacts, not deleted, seen): what a first sync writes. */
   listed: number;

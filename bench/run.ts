@@ -18,7 +18,7 @@ import { runNaive, type NaiveMeasure } from "./naive.js";
 import { ROOT } from "./paths.js";
 import { startServer, type BenchServer } from "./postgres.js";
 import { findProfile, summariseProfile, type ProfileSummary } from "./profile.js";
-import { renderReport, replaceSection, type Results } from "./report.js";
+import { renderReport, replaceSection, type BenchOptions, type Results } from "./report.js";
 import { runSync, type SyncMeasure } from "./sync.js";
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -39,19 +39,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --json <file>            also write every measurement as JSON
 Environment: BENCH_DATABASE_URL = a PostgreSQL server whose user may create databases (default: embedded).`;
 
-interface Options {
-  contacts: number;
-  pageSize: number;
-  runs: number;
-  naive: number;
-  latencyContacts: number;
-  latencyMs: number;
-  concurrency: string[];
-  changed: number;
-  memory: number[];
-  big: boolean;
-  profile: boolean;
-  seed: number;
+interface Options extends BenchOptions {
   write: string | null;
   json: string | null;
 }
