@@ -290,14 +290,21 @@ async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, ki
 
   const maybeSplit = (lane: Lane, pageRows: number) => {
     if (lane !== lanes[lanes.length - 1] || lane.done || pageRows < knownPageSize()) return;
-    if (lanes.filter((l) => !l.done).length >= allowed) return;
+    const free = allowed - lanes.filter((l) => !l.done).length;
+    if (free <= 0) return;
     const position = lane.seek.position;
     const span = lane.seek.msPerPage;
     if (!position || span === null) return;
-    const at = Math.floor(position.getTime() - span * (ctx.lanePages ?? LANE_PAGES));
-    if (at >= position.getTime() - 2) return;
+    const width = Math.floor(span * (ctx.lanePages ?? LANE_PAGES));
+    let at = position.getTime() - width;
+    if (width < 3) return;
     lane.seek.setFloor(new Date(at));
-    // The new lane covers createdAt < at: endsAt = at covers <= at - 1 ms under either reading.
+    // As many new lanes as are free, each `width` of createdAt below the last; the lowest stays open-ended.
+    // A lane starting at `at` sends endsAt = at, which covers createdAt <= at - 1 ms under either reading.
+    for (let i = 1; i < free; i += 1) {
+      addLane(new Date(at), new Date(at - width));
+      at -= width;
+    }
     addLane(new Date(at), null);
   };
 
