@@ -102,10 +102,6 @@ export class SeekWindow {
     return this.proven;
   }
 
-  get createdFrom(): Date | null {
-    return this.floor;
-  }
-
   /** Where the next seek request starts (createdAt endsAt), or null at the top. */
   get position(): Date | null {
     return this.cursor;
