@@ -37,6 +37,33 @@ export interface PageRequest {
   signal?: AbortSignal;
 }
 
+/** Rate-limit headers of an answer, as the API sent them (any may be absent). */
+export interface RateLimitHeaders {
+  limit?: number;
+  remaining?: number;
+  /** X-RateLimit-Reset as sent (epoch seconds or seconds from now: APIs differ). */
+  reset?: number;
+  /** Retry-After as sent (seconds or an HTTP date). */
+  retryAfter?: string;
+}
+
+/** One page, with what the engine and `check` steer by: the API's clock, throttling and retries met on the way. */
+export interface PageAnswer {
+  rows: RawContact[];
+  /** The API's clock from its Date header (ms since epoch, second precision), or undefined when absent/unparsable. */
+  serverDate?: number;
+  /** Our clock (ms) when the answer's request was sent and when the answer was read: the Date header lies between. */
+  sentAt: number;
+  receivedAt: number;
+  /** 429 answers met while getting this page (each was retried). */
+  throttled: number;
+  /** Retries made for this page. */
+  retries: number;
+  /** HTTP attempts made for this page (1 + retries). */
+  attempts: number;
+  rateLimit?: RateLimitHeaders;
+}
+
 export class InboxClient {
   private readonly dispatcher: Dispatcher;
   private readonly endpoint: URL;
@@ -60,14 +87,15 @@ export class InboxClient {
   }
 
   /** One page of contacts; retried while the failure is passing, thrown as an ApiError otherwise. */
-  async fetchPage({ query, page, signal }: PageRequest): Promise<RawContact[]> {
+  async fetchPage({ query, page, signal }: PageRequest): Promise<PageAnswer> {
     const body = JSON.stringify(buildRequestBody(query, page, this.options.filters));
     const { retries, minBackoffMs = 500, maxBackoffMs = 30_000, maxRetryAfterMs = 300_000 } = this.options;
+    const met = { throttled: 0, retries: 0, attempts: 0 };
     return pRetry(
       async () => {
         if (signal?.aborted) throw new AbortError(new StoppedError());
         try {
-          return await this.attempt(body, signal);
+          return await this.attempt(body, signal, met);
         } catch (error) {
           if (signal?.aborted) throw new AbortError(new StoppedError());
           if (error instanceof ApiError && error.kind !== "transient") throw new AbortError(error);
@@ -85,6 +113,7 @@ export class InboxClient {
           const apiError = error instanceof ApiError ? error : new ApiError("transient", error.message);
           if (retriesLeft <= 0) return;
           this.retries += 1;
+          met.retries += 1;
           this.options.onRetry?.(apiError);
           this.options.logger.debug(
             { attempt: attemptNumber, retriesLeft, status: apiError.details.status, reason: apiError.message, page },
@@ -114,8 +143,10 @@ export class InboxClient {
     });
   }
 
-  private async attempt(body: string, signal: AbortSignal | undefined): Promise<RawContact[]> {
+  private async attempt(body: string, signal: AbortSignal | undefined, met: { throttled: number; retries: number; attempts: number }): Promise<PageAnswer> {
     this.requests += 1;
+    met.attempts += 1;
+    const sentAt = Date.now();
     const maxBodyBytes = this.options.maxBodyBytes ?? 64 * 1024 * 1024;
     let status: number;
     let text: string;
@@ -152,16 +183,52 @@ export class InboxClient {
       }
       throw new ApiError("transient", `The inbox API could not be reached or did not answer in full (${describeNetworkError(error)}).`);
     }
+    const receivedAt = Date.now();
     this.options.onAnswer?.(status);
-    if (status === 429) this.throttled += 1;
+    if (status === 429) {
+      this.throttled += 1;
+      met.throttled += 1;
+    }
     const contentType = String(headers["content-type"] ?? "");
-    const retryAfter = headers["retry-after"];
-    return interpretAnswer({ status, contentType, body: text, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });
+    const retryAfter = header(headers, "retry-after");
+    const rows = interpretAnswer({ status, contentType, body: text, retryAfter });
+    const date = Date.parse(header(headers, "date") ?? "");
+    const rateLimit = rateLimitHeaders(headers, retryAfter);
+    return {
+      rows, sentAt, receivedAt, ...met,
+      ...(Number.isFinite(date) ? { serverDate: date } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
+    };
   }
 
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** X-RateLimit-* (and the RateLimit-* draft names) and Retry-After, when the API sends any. */
+function rateLimitHeaders(headers: Record<string, string | string[] | undefined>, retryAfter: string | undefined): RateLimitHeaders | undefined {
+  const number = (...names: string[]) => {
+    for (const name of names) {
+      const n = Number(header(headers, name));
+      if (header(headers, name) !== undefined && Number.isFinite(n)) return n;
+    }
+    return undefined;
+  };
+  const out: RateLimitHeaders = {};
+  const limit = number("x-ratelimit-limit", "ratelimit-limit");
+  const remaining = number("x-ratelimit-remaining", "ratelimit-remaining");
+  const reset = number("x-ratelimit-reset", "ratelimit-reset");
+  if (limit !== undefined) out.limit = limit;
+  if (remaining !== undefined) out.remaining = remaining;
+  if (reset !== undefined) out.reset = reset;
+  if (retryAfter !== undefined) out.retryAfter = retryAfter;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 const DECODERS: Record<string, (input: Buffer, options: { maxOutputLength: number }) => Promise<Buffer>> = {

@@ -320,7 +320,7 @@ async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, ki
     let request = lane.seek.nextRequest();
     let pending = fetch(request);
     for (;;) {
-      const rows = await pending;
+      const rows = (await pending).rows;
       if (signal.aborted) throw ctx.signal?.aborted ? new StoppedError() : new Error("stopped: another lane failed");
       const result: SeekResult = lane.seek.accept(request, rows);
       pageSize = Math.max(pageSize, lane.seek.learnedPageSize);

@@ -40,9 +40,9 @@ function shifter() {
     watch(client: InboxClient) {
       const fetchPage = client.fetchPage.bind(client);
       client.fetchPage = async (request) => {
-        const rows = await fetchPage(request);
-        for (const r of rows) returned.add(r._id);
-        return rows;
+        const answer = await fetchPage(request);
+        for (const r of answer.rows) returned.add(r._id);
+        return answer;
       };
     },
   };
@@ -134,7 +134,7 @@ describe("sync", () => {
     const window = { from: new Date("2000-01-01T00:00:00Z"), to: new Date() };
     const seen = new Set<string>();
     for (let page = 1; ; page += 1) {
-      const rows = await rig.client.fetchPage({ query: { lastSeenAt: window }, page });
+      const { rows } = await rig.client.fetchPage({ query: { lastSeenAt: window }, page });
       if (rows.length === 0) break;
       for (const r of rows) {
         returned.add(r._id);
