@@ -1,4 +1,5 @@
 // The command line: parses arguments and calls the same functions the worker and the tests use.
+import { parseUserInstant } from "./time.js";
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfig, type Config } from "./config.js";
@@ -10,6 +11,7 @@ import { runBackfill, runIncremental, runReconcile, type RunSummary } from "./sy
 import { checkBackfillRange } from "./sync/windows.js";
 import { statusReport, formatStatus } from "./commands/status.js";
 import { demo } from "./commands/demo.js";
+import { runCheck, formatCheck } from "./commands/check.js";
 import { grantReaderCommand, readerRoleArgument } from "./commands/grantReader.js";
 import { onShutdown } from "./signals.js";
 
@@ -23,6 +25,7 @@ commands:
   reconcile [--allow-mass-delete] one full pass over all contacts; marks contacts the API no longer returns deleted
   backfill --from <ISO> --to <ISO>  re-sync one lastSeenAt range without touching the checkpoint
   status [--json]                 what is mirrored, the checkpoints, the last runs
+  check [--json]                  measure what the inbox API does (read-only, at most 40 requests) and whether it can be mirrored safely
   demo [--contacts N]             run the product out of the box against the bundled API double
   worker                          long-running scheduled mode (SYNC_CRON, RECONCILE_CRON)
   db                              start the embedded PostgreSQL (when DATABASE_URL is unset) and print its URL
@@ -48,8 +51,8 @@ export async function main(argv: string[]): Promise<number> {
 
   let logger: Logger = createLogger("info");
   try {
-    const needsToken = ["sync", "reconcile", "backfill", "worker"].includes(command);
-    if (!["migrate", "sync", "reconcile", "backfill", "status", "demo", "worker", "db", "grant-reader"].includes(command)) {
+    const needsToken = ["sync", "reconcile", "backfill", "worker", "check"].includes(command);
+    if (!["migrate", "sync", "reconcile", "backfill", "status", "check", "demo", "worker", "db", "grant-reader"].includes(command)) {
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
       return 2;
     }
@@ -91,12 +94,16 @@ async function run(command: string, args: Args, config: Config, logger: Logger):
   let range: { from: Date; to: Date } | undefined;
   if (command === "backfill") {
     if (!args.from || !args.to) throw new ConfigError(["backfill needs --from <ISO date> and --to <ISO date>"]);
-    range = { from: new Date(args.from), to: new Date(args.to) };
+    const from = parseUserInstant(args.from);
+    const to = parseUserInstant(args.to);
+    if (!from || !to) throw new ConfigError(["--from and --to must be ISO-8601 dates, e.g. 2024-01-01 or 2024-01-01T00:00:00Z (a time needs a zone, and the date must exist)"]);
+    range = { from, to };
     const problem = checkBackfillRange(range.from, range.to, new Date());
     if (problem) throw new ConfigError([problem]);
   }
 
-  const app = await openApp(config, logger, { migrate: command !== "status" });
+  // check migrates only once its probe has completed: a failed check writes nothing.
+  const app = await openApp(config, logger, { migrate: command !== "status" && command !== "check" });
   const shutdown = new AbortController();
   const unsubscribe = onShutdown(logger, () => shutdown.abort());
   try {
@@ -118,6 +125,15 @@ async function run(command: string, args: Args, config: Config, logger: Logger):
       const report = await statusReport(app.db, config.account);
       process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`);
       return 0;
+    }
+    if (command === "check") {
+      const check = await runCheck({ db: app.db, config, logger, signal: shutdown.signal }).catch((error: unknown) => {
+        // --json prints exactly one object, failure included; the message also goes to stderr.
+        if (args.json && error instanceof ApiError) process.stdout.write(`${JSON.stringify({ ok: false, error: scrub(error.message) })}\n`);
+        throw error;
+      });
+      process.stdout.write(args.json ? `${JSON.stringify(check, null, 2)}\n` : `${formatCheck(check)}\n`);
+      return check.ok ? 0 : 1;
     }
     const client = createClient(config, logger);
     try {

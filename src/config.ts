@@ -1,5 +1,6 @@
 // Settings come from the environment (and a `.env` file, read by the CLI). Every setting is checked here,
 // before any request or write, and every problem is reported at once, naming the variable.
+import { parseUserInstant } from "./time.js";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import cron from "node-cron";
@@ -64,9 +65,8 @@ const duration = (fallback: string, max: number) =>
 
 const isoDate = z.string().transform((text, ctx) => {
   // Full ISO-8601 date or date-time; a bare date means midnight UTC.
-  const ok = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(text.trim());
-  const date = new Date(text.trim().length === 10 ? `${text.trim()}T00:00:00.000Z` : text.trim());
-  if (!ok || Number.isNaN(date.getTime())) {
+  const date = parseUserInstant(text);
+  if (date === null) {
     ctx.addIssue({ code: "custom", message: `expected an ISO-8601 date such as 2024-01-01 or 2024-01-01T00:00:00Z, got "${text}"` });
     return z.NEVER;
   }

@@ -19,6 +19,7 @@
 // The migration that adds a column back-fills existing rows from `raw` with SQL that mirrors these
 // functions (contacts_sync.json_* in prisma/migrations/20261121100100_contact_columns_backfill). A change
 // here needs the same change there, in a new migration; test/sql/backfill.test.ts compares the two.
+import { instant as readInstant } from "../time.js";
 import type { RawContact } from "../api/response.js";
 
 /** One column of `contacts` filled from `raw`, with the PostgreSQL type used to read it from JSON. */
@@ -107,41 +108,9 @@ export function count(value: Json): number | null {
   return typeof value === "number" && Number.isInteger(value) && value >= INT_MIN && value <= INT_MAX ? value : null;
 }
 
-const ISO_INSTANT = /^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?(?:Z|([+-])([0-9]{2}):([0-9]{2})))?$/;
-// 9999-12-31T23:59:59.999Z: later instants have no 4-digit-year ISO form.
-const MAX_INSTANT_MS = 253_402_300_799_999;
-
-function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
-
-/** An instant as ISO text, or null when the value is not one of the forms listed at the top of this file. */
+/** Instants are read by the program's one strict parser (src/time.ts). */
 export function instant(value: Json): string | null {
-  let ms: number;
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) return null;
-    ms = Math.trunc(value);
-  } else if (typeof value === "string") {
-    const m = ISO_INSTANT.exec(value);
-    if (!m) return null;
-    const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((p) => Number(p ?? 0)) as [number, number, number, number, number, number];
-    // Before 1970 is out of range anyway, and Date.UTC would read years below 100 as 19xx.
-    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
-    if (hour > 23 || minute > 59 || second > 59) return null;
-    const millis = Number((m[7] ?? "").padEnd(3, "0").slice(0, 3));
-    let offsetMinutes = 0;
-    if (m[8]) {
-      const oh = Number(m[9]);
-      const om = Number(m[10]);
-      if (oh > 23 || om > 59) return null;
-      offsetMinutes = (m[8] === "-" ? -1 : 1) * (oh * 60 + om);
-    }
-    ms = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000;
-  } else {
-    return null;
-  }
-  if (ms < 0 || ms > MAX_INSTANT_MS) return null;
-  return new Date(ms).toISOString();
+  return readInstant(value);
 }
 
 /**
