@@ -65,6 +65,9 @@ export interface GenerateOptions {
   seed?: number;
   /** The clock (ms) or the instant itself: createdAt spreads over the two years before it. */
   now?: number | (() => number);
+  /** Size of a cluster of contacts sharing one lastSeenAt (see seenTieCluster); default 0: none, and the data
+   *  is exactly what it was before this option existed. */
+  lastSeenTies?: number;
 }
 
 const TWO_YEARS_MS = 730 * 86_400_000;
@@ -402,7 +405,7 @@ export function tieCluster(n: number): { start: number; size: number } {
  * the two years before `now`, unique to the millisecond except one cluster of `tieCluster(n).size` contacts
  * that share a createdAt (a bulk import).
  */
-export function generateContacts(n: number, { seed = 1, now = Date.now }: GenerateOptions = {}): Contact[] {
+export function generateContacts(n: number, { seed = 1, now = Date.now, lastSeenTies = 0 }: GenerateOptions = {}): Contact[] {
   const nowMs = typeof now === "function" ? now() : now;
   const rng = new Rng(seed);
   // Contact i (newest first) falls at a random instant of its own slot of the two years: unique, in order.
@@ -421,5 +424,32 @@ export function generateContacts(n: number, { seed = 1, now = Date.now }: Genera
     const imported = i >= cluster.start && i < cluster.start + cluster.size;
     contacts[i] = factory.make(times[i]!, nowMs, imported ? "imported" : "old");
   }
+  if (lastSeenTies > 1) {
+    const { ranked, start, size } = seenTieCluster(contacts, lastSeenTies);
+    const at = size > 0 ? ranked[start]!.lastSeenAt! : "";
+    for (let k = start; k < start + size; k++) {
+      const c = ranked[k]!;
+      c.lastSeenAt = at;
+      if (c.lastMessage?.by === "user") c.lastMessage = { by: "user", at };
+      if (c.updatedAt < at) c.updatedAt = at;
+    }
+  }
   return contacts;
+}
+
+/**
+ * Where a cluster of `size` contacts sharing one lastSeenAt sits: `ranked` is the listable contacts (isContact,
+ * not DELETED, with a lastSeenAt) newest-seen first (lastSeenAt desc, _id desc), and the cluster is
+ * ranked[start .. start+size-1], all moved up to ranked[start]'s lastSeenAt, which keeps their ranks. With 200+
+ * such contacts it straddles a multiple of 50 (the default page size), at about 60% of the list (the createdAt
+ * cluster sits at 40%).
+ */
+export function seenTieCluster(contacts: readonly Contact[], size: number): { ranked: Contact[]; start: number; size: number } {
+  const ranked = contacts.filter((c) => c.isContact && c.status !== "DELETED" && c.lastSeenAt !== null);
+  ranked.sort((a, b) => (a.lastSeenAt !== b.lastSeenAt ? (a.lastSeenAt! > b.lastSeenAt! ? -1 : 1) : a._id > b._id ? -1 : a._id < b._id ? 1 : 0));
+  const m = ranked.length;
+  const k = Math.max(0, Math.min(Math.floor(size), m));
+  if (k < 2) return { ranked, start: 0, size: 0 };
+  const start = m >= 200 ? Math.min(m - k, 50 * Math.max(1, Math.round((m * 0.6) / 50)) - 10) : Math.floor(m / 2) - Math.floor(k / 2);
+  return { ranked, start: Math.max(0, Math.min(start, m - k)), size: k };
 }

@@ -1,7 +1,9 @@
 // An HTTP double of the inbox API's `POST /inbox/users`, for the demo, the tests and the benchmarks: the
 // documented wrapper, bearer auth, required-field 400s, hidden page size, no totals, gzip, latency, the
 // faults real proxies produce (429 with and without Retry-After, HTML 5xx, resets, truncated and slow
-// answers, HTML with 200) and live changes to the data while a client pages through it.
+// answers, HTML with 200) and live changes to the data while a client pages through it; and, through
+// `behaviour` (behaviour.ts), each undocumented reality: a skewed clock, other orders, unstable ties, short
+// pages mid-list, one-sided ranges ignored, coarse or exclusive bounds, unlisted filters applied, rate limits.
 import http from "node:http";
 import type { Socket } from "node:net";
 import { promisify } from "node:util";
@@ -10,6 +12,10 @@ import { generateContacts } from "./generate.js";
 import { Rng } from "./rng.js";
 import { ContactStore, QueryError } from "./store.js";
 import { CONTROL_PREFIX, handleControl } from "./control.js";
+import { checkBehaviour, type ApiBehaviour } from "./behaviour.js";
+
+export type { ApiBehaviour, ListingOrder } from "./behaviour.js";
+export { ORDERS } from "./behaviour.js";
 
 export type FaultKind =
   | "429"
@@ -45,8 +51,13 @@ export interface DoubleOptions {
   contacts?: number;
   /** Deterministic generation, mutations and faults (default 1). */
   seed?: number;
-  /** Clock in ms for generated dates and mutations (default Date.now). */
+  /** Clock in ms for generated dates and mutations (default Date.now); behaviour.clockSkewMs is added to it. */
   now?: () => number;
+  /** Which reality of the undocumented API to play (default: the documented guess). See ApiBehaviour. */
+  behaviour?: ApiBehaviour;
+  /** Size of a cluster of contacts in the generated data that share one lastSeenAt (a broadcast answered in one
+   *  millisecond); default 0, which leaves the generated data exactly as before. See generate.ts's seenTieCluster. */
+  lastSeenTies?: number;
   /** Added to every answer (default 0). */
   latencyMs?: number;
   /** Default none. */
@@ -75,9 +86,16 @@ export interface ApiDouble {
   url: string;
   store: ContactStore;
   stats: { requests: number; byStatus: Record<string, number>; faults: number; rowsServed: number };
+  /** `behaviour` in a patch replaces the whole behaviour (undefined = the documented guess). */
   setOptions(
-    patch: Partial<Pick<DoubleOptions, "pageSize" | "latencyMs" | "faults" | "honourDateFilters" | "deletedVisible" | "token" | "beforeAnswer">>,
+    patch: Partial<
+      Pick<DoubleOptions, "pageSize" | "latencyMs" | "faults" | "honourDateFilters" | "deletedVisible" | "token" | "beforeAnswer" | "behaviour">
+    >,
   ): void;
+  /** The behaviour being played (a copy). */
+  readonly behaviour: ApiBehaviour;
+  /** The API's clock (ms): what its Date header says, before rounding to the second. */
+  apiNow(): number;
   /** Random live mutations on a timer (counts per tick). */
   startMutations(m: { everyMs: number; see?: number; create?: number; editSilently?: number; delete?: number }): void;
   stopMutations(): void;
@@ -155,10 +173,16 @@ class Double implements ApiDouble {
   private readonly sleepers = new Set<Sleeper>();
   private mutationTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private behaviourValue: ApiBehaviour;
+  /** The fixed rate-limit window: when it started (real ms) and how many requests it has counted. */
+  private rateWindow = { start: 0, used: 0 };
 
   constructor(opts: DoubleOptions) {
     const seed = opts.seed ?? 1;
-    const now = opts.now ?? Date.now;
+    const baseNow = opts.now ?? Date.now;
+    this.behaviourValue = checkBehaviour(opts.behaviour);
+    // The API stamps with its own clock: ours plus the skew (read on every call, so setOptions can change it).
+    const now = () => baseNow() + (this.behaviourValue.clockSkewMs ?? 0);
     this.token = opts.token;
     this.pageSize = checkPageSize(opts.pageSize ?? 50);
     this.latencyMs = opts.latencyMs ?? 0;
@@ -166,11 +190,12 @@ class Double implements ApiDouble {
     this.faults = opts.faults;
     this.beforeAnswer = opts.beforeAnswer;
     this.faultRng = new Rng(seed ^ 0x68e31da4);
-    this.store = new ContactStore(generateContacts(opts.contacts ?? 0, { seed, now }), {
+    this.store = new ContactStore(generateContacts(opts.contacts ?? 0, { seed, now, lastSeenTies: opts.lastSeenTies ?? 0 }), {
       seed,
       now,
       deletedVisible: opts.deletedVisible ?? false,
       honourDateFilters: opts.honourDateFilters ?? true,
+      behaviour: this.behaviourValue,
     });
     const control = opts.control ?? false;
     this.server = http.createServer((req, res) => {
@@ -208,6 +233,20 @@ class Double implements ApiDouble {
     if ("deletedVisible" in patch) this.store.deletedVisible = patch.deletedVisible ?? false;
     if (patch.token !== undefined) this.token = patch.token;
     if ("beforeAnswer" in patch) this.beforeAnswer = patch.beforeAnswer;
+    if ("behaviour" in patch) {
+      const b = checkBehaviour(patch.behaviour);
+      this.behaviourValue = b;
+      this.store.behaviour = b;
+      this.rateWindow = { start: 0, used: 0 };
+    }
+  }
+
+  get behaviour(): ApiBehaviour {
+    return checkBehaviour(this.behaviourValue);
+  }
+
+  apiNow(): number {
+    return Date.now() + (this.behaviourValue.clockSkewMs ?? 0);
   }
 
   startMutations(m: { everyMs: number; see?: number; create?: number; editSilently?: number; delete?: number }): void {
@@ -251,6 +290,7 @@ class Double implements ApiDouble {
     if (this.closed) return void req.socket.destroy();
 
     const path = (req.url ?? "/").split("?")[0];
+    const limited = this.countRate(res);
     if (req.method !== "POST" || path !== ENDPOINT) {
       return this.sendJson(req, res, 404, wrapper(false, "Not Found", 404, [`Cannot ${req.method} ${path}`]));
     }
@@ -273,6 +313,11 @@ class Double implements ApiDouble {
       const page = (body as { page?: unknown } | undefined)?.page;
       await this.beforeAnswer({ n, body, page: typeof page === "number" && Number.isInteger(page) ? page : 0 }, this);
       if (this.closed) return void req.socket.destroy();
+    }
+
+    if (limited !== undefined) {
+      const payload = wrapper(false, "Too Many Requests", 429, ["Rate limit exceeded. Please try again later."]);
+      return this.sendJson(req, res, 429, payload, { "retry-after": limited });
     }
 
     const auth = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
@@ -334,6 +379,30 @@ class Double implements ApiDouble {
     return this.sendJson(req, res, status, payload);
   }
 
+  /**
+   * Counts the request against the rate limit, if there is one, and sets the X-RateLimit-* headers of its
+   * answer. Returns the Retry-After value when the request is over the limit.
+   */
+  private countRate(res: http.ServerResponse): string | undefined {
+    const r = this.behaviourValue.rateLimit;
+    if (!r) return undefined;
+    const real = Date.now();
+    if (this.rateWindow.used === 0 || real >= this.rateWindow.start + r.windowMs) this.rateWindow = { start: real, used: 0 };
+    this.rateWindow.used++;
+    const leftMs = Math.max(0, this.rateWindow.start + r.windowMs - real);
+    const resetAt = this.apiNow() + leftMs;
+    res.setHeader("x-ratelimit-limit", String(r.limit));
+    res.setHeader("x-ratelimit-remaining", String(Math.max(0, r.limit - this.rateWindow.used)));
+    res.setHeader("x-ratelimit-reset", String(Math.ceil(resetAt / 1000)));
+    if (this.rateWindow.used <= r.limit) return undefined;
+    return r.retryAfter === "date" ? new Date(Math.ceil(resetAt / 1000) * 1000).toUTCString() : String(Math.max(1, Math.ceil(leftMs / 1000)));
+  }
+
+  /** The Date header from the API's clock (Node would send ours). */
+  private stampDate(res: http.ServerResponse): void {
+    if (!res.headersSent) res.setHeader("date", new Date(this.apiNow()).toUTCString());
+  }
+
   private drawFault(): FaultKind | undefined {
     const f = this.faults;
     if (!f || f.rate <= 0) return undefined;
@@ -358,6 +427,7 @@ class Double implements ApiDouble {
     if (res.destroyed || this.closed) return;
     headers["content-length"] = body.length;
     this.count(String(status));
+    this.stampDate(res);
     res.writeHead(status, headers);
     res.end(body);
   }
@@ -366,6 +436,7 @@ class Double implements ApiDouble {
     if (res.destroyed) return;
     const body = Buffer.from(page, "utf8");
     this.count(String(status));
+    this.stampDate(res);
     res.writeHead(status, { "content-type": HTML_TYPE, "content-length": body.length, server: "nginx" });
     res.end(body);
   }
@@ -375,6 +446,7 @@ class Double implements ApiDouble {
     if (res.destroyed) return;
     const body = Buffer.from(payload, "utf8");
     this.count(String(status));
+    this.stampDate(res);
     res.writeHead(status, { "content-type": JSON_TYPE, "content-length": body.length });
     res.write(body.subarray(0, Math.floor(body.length / 2)), () => req.socket.destroy());
   }
@@ -387,6 +459,7 @@ class Double implements ApiDouble {
     const message = error instanceof Error ? error.message : String(error);
     const body = wrapper(false, "Internal Server Error", 500, [message]);
     this.count("500");
+    this.stampDate(res);
     res.writeHead(500, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(body) });
     res.end(body);
   }

@@ -6,8 +6,12 @@
 //
 // The array holds the reverse of the listing order (oldest first) so that new contacts, which list first,
 // are appended at its end: a splice at the front of a million-entry array costs tens of milliseconds.
+//
+// The other realities of ApiBehaviour (other orders, unstable ties, post-filtering) take a slower path
+// (orderedPage): a scan of the createdAt window, plus a sort for lastSeenAt orders.
 import { CONTACT_STATUSES, ContactFactory, isoFromMs, type Contact, type ContactStatus, type UserDetails } from "./generate.js";
 import { Rng } from "./rng.js";
+import { checkBehaviour, type ApiBehaviour, type ListingOrder } from "./behaviour.js";
 
 /** A request the endpoint refuses with 400; `messages` become the wrapper's `data`. */
 export class QueryError extends Error {
@@ -22,6 +26,8 @@ export interface StoreOptions {
   now?: () => number;
   deletedVisible?: boolean;
   honourDateFilters?: boolean;
+  /** The query side of the API's behaviour (order, ties, post-filtering, bounds, unlisted filters). */
+  behaviour?: ApiBehaviour;
 }
 
 type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
@@ -73,6 +79,17 @@ export class ContactStore {
   honourDateFilters: boolean;
   readonly now: () => number;
 
+  /** How queries behave (server.ts's ApiBehaviour; the clock and rate limit are the server's). */
+  get behaviour(): ApiBehaviour {
+    return this.behaviourValue;
+  }
+  set behaviour(b: ApiBehaviour) {
+    this.behaviourValue = checkBehaviour(b);
+  }
+  private behaviourValue: ApiBehaviour = {};
+  /** Draws the order of tie groups under unstableTies: advanced per request, seeded. */
+  private readonly tieRng: Rng;
+
   /** Oldest first: the reverse of the listing order. */
   private readonly contacts: Contact[];
   private readonly rng: Rng;
@@ -83,7 +100,10 @@ export class ContactStore {
    * Keeps the contact objects themselves (no copies: mutations show in them); `contacts` is best given in
    * listing order, as `generateContacts` makes them, and is sorted otherwise. The array is not kept.
    */
-  constructor(contacts: readonly Contact[] = [], { seed = 1, now = Date.now, deletedVisible = false, honourDateFilters = true }: StoreOptions = {}) {
+  constructor(
+    contacts: readonly Contact[] = [],
+    { seed = 1, now = Date.now, deletedVisible = false, honourDateFilters = true, behaviour = {} }: StoreOptions = {},
+  ) {
     const n = contacts.length;
     const list = new Array<Contact>(n);
     let sorted = true;
@@ -97,6 +117,8 @@ export class ContactStore {
     this.deletedVisible = deletedVisible;
     this.honourDateFilters = honourDateFilters;
     this.rng = new Rng(seed ^ 0x2545f491);
+    this.tieRng = new Rng(seed ^ 0x7e51c0de);
+    this.behaviour = behaviour;
     this.factory = new ContactFactory(seed, 1);
   }
 
@@ -232,6 +254,21 @@ export class ContactStore {
   /** One page of the listing for a request body; throws QueryError for what the API refuses with 400. */
   query(body: unknown, pageSize: number): { rows: Contact[] } {
     const { plan, page } = this.plan(body);
+    const b = this.behaviourValue;
+    // postFilter: the page is cut from the listing of every user, then non-contacts are dropped from it.
+    const postFilter = b.postFilter === true && plan.isContact;
+    if (postFilter) plan.isContact = false;
+    const order = b.order ?? "createdAt desc";
+    let rows =
+      order === "createdAt desc" && b.unstableTies !== true
+        ? this.seekPage(plan, page, pageSize)
+        : this.orderedPage(plan, order, b.unstableTies === true, (page - 1) * pageSize, pageSize);
+    if (postFilter) rows = rows.filter((c) => c.isContact);
+    return { rows };
+  }
+
+  /** The documented guess's page (createdAt desc, stable): a binary search to the window's top, then one page. */
+  private seekPage(plan: Plan, page: number, pageSize: number): Contact[] {
     const list = this.contacts;
     let skip = (page - 1) * pageSize;
     const rows: Contact[] = [];
@@ -242,7 +279,96 @@ export class ContactStore {
       if (skip > 0) skip--;
       else rows.push(c);
     }
-    return { rows };
+    return rows;
+  }
+
+  /**
+   * A page in any order: the matching rows in order (a walk of the sorted array for createdAt, a filter and
+   * sort for lastSeenAt), of which only the tie group holding the page's first row onwards is kept; tie groups
+   * are shuffled when unstable. Costs a scan of the window (lastSeenAt: plus a sort of the matching rows).
+   */
+  private orderedPage(plan: Plan, order: ListingOrder, unstable: boolean, skip: number, size: number): Contact[] {
+    const list = this.contacts;
+    const desc = order.endsWith("desc");
+    const byCreated = order.startsWith("createdAt");
+    const key: (c: Contact) => string | null = byCreated ? (c) => c.createdAt : (c) => c.lastSeenAt;
+    let source: Iterable<Contact>;
+    if (byCreated) {
+      const top = plan.createdTo === null ? list.length : this.countAtOrBefore(plan.createdTo);
+      const bottom = plan.createdFrom === null ? 0 : this.countBefore(plan.createdFrom);
+      source = (function* walk(matches: (c: Contact) => boolean) {
+        if (desc) {
+          for (let i = top - 1; i >= bottom; i--) if (matches(list[i]!)) yield list[i]!;
+        } else {
+          for (let i = bottom; i < top; i++) if (matches(list[i]!)) yield list[i]!;
+        }
+      })((c) => this.matches(c, plan));
+    } else {
+      const top = plan.createdTo === null ? list.length : this.countAtOrBefore(plan.createdTo);
+      const bottom = plan.createdFrom === null ? 0 : this.countBefore(plan.createdFrom);
+      const rows: Contact[] = [];
+      for (let i = bottom; i < top; i++) if (this.matches(list[i]!, plan)) rows.push(list[i]!);
+      const dir = desc ? -1 : 1;
+      // MongoDB sorts null below every date: last when descending, first when ascending.
+      rows.sort((a, b) => {
+        const x = a.lastSeenAt;
+        const y = b.lastSeenAt;
+        if (x !== y) {
+          if (x === null) return -dir;
+          if (y === null) return dir;
+          return x < y ? -dir : dir;
+        }
+        return a._id === b._id ? 0 : a._id < b._id ? -dir : dir;
+      });
+      source = rows;
+    }
+
+    // buf holds the rows from the start of the tie group that holds row `skip` to the end of the group that
+    // holds row `skip + size - 1` (whole groups, so shuffling one cannot pull in rows from outside it).
+    let buf: Contact[] = [];
+    let bufStart = 0;
+    let k = 0;
+    let prev: string | null | undefined;
+    for (const c of source) {
+      const v = key(c);
+      if (k <= skip) {
+        if (v !== prev) {
+          buf = [];
+          bufStart = k;
+        }
+      } else if (k >= skip + size && v !== prev) break;
+      buf.push(c);
+      prev = v;
+      k++;
+    }
+    if (unstable) {
+      for (let i = 0; i < buf.length; ) {
+        let j = i + 1;
+        const v = key(buf[i]!);
+        while (j < buf.length && key(buf[j]!) === v) j++;
+        for (let n = j - i; n > 1; n--) {
+          const r = i + this.tieRng.int(n);
+          const t = buf[i + n - 1]!;
+          buf[i + n - 1] = buf[r]!;
+          buf[r] = t;
+        }
+        i = j;
+      }
+    }
+    return buf.slice(skip - bufStart, skip - bufStart + size);
+  }
+
+  /** How many contacts have createdAt < bound. */
+  private countBefore(bound: string): number {
+    const list = this.contacts;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid]!.createdAt < bound) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** How many contacts have createdAt <= bound (they are the first ones of the oldest-first array). */
@@ -310,17 +436,21 @@ export class ContactStore {
     if (errors.length) throw new QueryError(errors);
 
     const listed = new Set(b.applicableFilters as unknown[]);
-    const seenFrom = bound(b.lastSeenAt, "lastSeenAt", "startAt", errors);
-    const seenTo = bound(b.lastSeenAt, "lastSeenAt", "endsAt", errors);
-    const createdFrom = bound(b.createdAt, "createdAt", "startAt", errors);
-    const createdTo = bound(b.createdAt, "createdAt", "endsAt", errors);
+    const behaviour = this.behaviourValue;
+    const bounds = { precisionMs: behaviour.boundPrecisionMs ?? 1, inclusive: behaviour.boundsInclusive ?? true };
+    const seenFrom = bound(b.lastSeenAt, "lastSeenAt", "startAt", errors, bounds);
+    const seenTo = bound(b.lastSeenAt, "lastSeenAt", "endsAt", errors, bounds);
+    const createdFrom = bound(b.createdAt, "createdAt", "startAt", errors, bounds);
+    const createdTo = bound(b.createdAt, "createdAt", "endsAt", errors, bounds);
     if (errors.length) throw new QueryError(errors);
 
     const dates = this.honourDateFilters;
-    const useCreated = dates && listed.has("createdAt");
-    const useSeen = dates && listed.has("lastSeenAt") && (seenFrom !== null || seenTo !== null);
+    const both = behaviour.bothBoundsRequired === true;
+    const useCreated = dates && listed.has("createdAt") && (!both || (createdFrom !== null && createdTo !== null));
+    const useSeen = dates && listed.has("lastSeenAt") && (both ? seenFrom !== null && seenTo !== null : seenFrom !== null || seenTo !== null);
     const list = (f: string) => (listed.has(f) && (b[f] as unknown[]).length > 0 ? new Set(b[f] as unknown[]) : null);
-    const flag = (f: string) => (listed.has(f) ? truthy(b[f]) : null);
+    const unlisted = behaviour.unlistedFiltersApplied === true;
+    const flag = (f: string) => (listed.has(f) || (unlisted && isBooleanValue(b[f])) ? truthy(b[f]) : null);
     const search = typeof b.searchText === "string" && b.searchText.trim() !== "" ? b.searchText.trim().toLowerCase() : null;
     return {
       page: page as number,
@@ -375,20 +505,36 @@ export class ContactStore {
   }
 }
 
-/** Bound of a date filter as a comparable ISO string; null = open (empty or absent); bad dates are 400s. */
-function bound(range: unknown, field: string, side: "startAt" | "endsAt", errors: string[]): string | null {
+/**
+ * Bound of a date filter as a comparable, inclusive ISO string; null = open (empty or absent); bad dates are
+ * 400s. The bound is floored to `precisionMs` first; an exclusive bound becomes the inclusive one a millisecond
+ * inside it (stamps are whole milliseconds).
+ */
+function bound(
+  range: unknown,
+  field: string,
+  side: "startAt" | "endsAt",
+  errors: string[],
+  { precisionMs, inclusive }: { precisionMs: number; inclusive: boolean },
+): string | null {
   const v = (range as Record<string, unknown>)[side];
   if (v === undefined || v === null || v === "") return null;
-  const ms = typeof v === "string" ? Date.parse(v) : typeof v === "number" ? v : NaN;
+  let ms = typeof v === "string" ? Date.parse(v) : typeof v === "number" ? v : NaN;
   if (!Number.isFinite(ms)) {
     errors.push(`${field}.${side} must be a valid date`);
     return null;
   }
+  if (precisionMs > 1) ms = Math.floor(ms / precisionMs) * precisionMs;
+  if (!inclusive) ms += side === "startAt" ? 1 : -1;
   return iso(Math.min(MAX_ISO_MS, Math.max(MIN_ISO_MS, ms)));
 }
 
 function truthy(v: unknown): boolean {
   return v === true || v === "true";
+}
+
+function isBooleanValue(v: unknown): boolean {
+  return v === true || v === false || v === "true" || v === "false";
 }
 
 function searchable(c: Contact): string {
