@@ -43,7 +43,12 @@ export async function main(argv: string[]): Promise<number> {
   if (command === "api-double") {
     const { main: doubleMain } = await import("./double/main.js");
     // It serves until SIGTERM/SIGINT, which it handles itself (closing and exiting 0); --help returns at once.
-    const running = await doubleMain(rest);
+    // A bad flag is one line and the usage text, not a stack trace.
+    const running = await doubleMain(rest).catch((error: unknown) => {
+      process.stderr.write(`api-double: ${error instanceof Error ? error.message : String(error)}\n`);
+      return null;
+    });
+    if (running === null) return 2;
     if (running) await new Promise<never>(() => undefined);
     return 0;
   }
