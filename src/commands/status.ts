@@ -2,6 +2,8 @@
 import type { Database } from "../db/client.js";
 import { readCheckpoint } from "../db/sql/checkpoints.js";
 import { pendingMigrations } from "../db/migrate.js";
+import { loadProfile } from "../db/sql/apiProfiles.js";
+import { describeOrder, formatSkew } from "../probe/profile.js";
 
 export interface StatusReport {
   account: string;
@@ -9,6 +11,8 @@ export interface StatusReport {
   incremental: { syncedUntil: string | null; windowUnderWay: { from: string | null; to: string | null; cursor: string | null } | null; pageSize: number | null; lastCompletedAt: string | null };
   reconcile: { lastCompletedAt: string | null; passUnderWay: { createdUpTo: string | null; cursor: string | null } | null };
   pendingMigrations: string[];
+  /** The latest `check` of this account; null: never checked (or its migration is pending). */
+  apiProfile: { measuredAt: string; ok: boolean; order: string | null; clockSkewMs: number | null } | null;
   lastRuns: { id: string; kind: string; status: string; startedAt: string; finishedAt: string | null; pages: number; received: number; inserted: number; updated: number; unchanged: number; deleted: number; error: string | null }[];
 }
 
@@ -22,6 +26,8 @@ export async function statusReport(db: Database, account: string): Promise<Statu
   const inc = await readCheckpoint(db.prisma, account, "incremental");
   const rec = await readCheckpoint(db.prisma, account, "reconcile");
   const runs = await db.prisma.syncRun.findMany({ where: { account }, orderBy: { id: "desc" }, take: 10 });
+  const pending = await pendingMigrations(db.pool);
+  const stored = pending.includes("20261130100000_api_profiles") ? null : await loadProfile(db.prisma, account);
   return {
     account,
     contacts: { live: counts?.live ?? 0, deleted: counts?.deleted ?? 0, lastSyncedAt: iso(counts?.last) },
@@ -35,7 +41,8 @@ export async function statusReport(db: Database, account: string): Promise<Statu
       lastCompletedAt: iso(rec.lastCompletedAt),
       passUnderWay: rec.windowEnd ? { createdUpTo: iso(rec.windowEnd), cursor: iso(rec.cursor) } : null,
     },
-    pendingMigrations: await pendingMigrations(db.pool),
+    pendingMigrations: pending,
+    apiProfile: stored && { measuredAt: stored.measuredAt.toISOString(), ok: stored.ok, order: stored.profile.order ? describeOrder(stored.profile.order) : null, clockSkewMs: stored.profile.clockSkewMs },
     lastRuns: runs.map((r) => ({
       id: String(r.id), kind: r.kind, status: r.status, startedAt: r.startedAt.toISOString(), finishedAt: iso(r.finishedAt),
       pages: r.pages, received: r.received, inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, deleted: r.deleted, error: r.error,
@@ -51,6 +58,7 @@ export function formatStatus(s: StatusReport): string {
       (s.incremental.windowUnderWay ? `; window under way ${s.incremental.windowUnderWay.from} .. ${s.incremental.windowUnderWay.to} (resumes at createdAt < ${s.incremental.windowUnderWay.cursor ?? "top"})` : ""),
     `reconcile: last complete pass ${s.reconcile.lastCompletedAt ?? "never"}` + (s.reconcile.passUnderWay ? `; pass under way (resumes at createdAt < ${s.reconcile.passUnderWay.cursor ?? "top"})` : ""),
     `page size seen: ${s.incremental.pageSize ?? "not yet known"}`,
+    s.apiProfile ? `api checked ${age(s.apiProfile.measuredAt)} ago: ${s.apiProfile.ok ? "safe" : "NOT SAFE"}, order ${s.apiProfile.order ?? "none"}, clock skew ${s.apiProfile.clockSkewMs === null ? "unknown" : formatSkew(s.apiProfile.clockSkewMs)}` : "api: never checked (run: contacts-sync check)",
     s.pendingMigrations.length ? `pending migrations: ${s.pendingMigrations.join(", ")} (run: contacts-sync migrate)` : "schema: up to date",
     "last runs:",
     ...(s.lastRuns.length === 0 ? ["  (none)"] : s.lastRuns.map((r) =>
@@ -58,4 +66,12 @@ export function formatStatus(s: StatusReport): string {
         (r.error ? `\n      ${r.error.split("\n")[0]}` : ""))),
   ];
   return lines.join("\n");
+}
+
+function age(iso: string): string {
+  const ms = Math.max(0, Date.now() - Date.parse(iso));
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  if (ms < 172_800_000) return `${Math.round(ms / 3_600_000)} h`;
+  return `${Math.round(ms / 86_400_000)} d`;
 }
