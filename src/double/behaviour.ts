@@ -85,8 +85,9 @@ export function parseOrder(text: string): ListingOrder | undefined {
 
 /** "1s", "1d", "1000", "1ms": a positive whole number of ms. */
 export function parsePrecision(text: string): number | undefined {
+  if (!/^\s*\d+(ms|s|m|h|d)?\s*$/.test(text)) return undefined;
   const ms = parseSignedDuration(text);
-  if (ms === undefined || /^\s*[+-]/.test(text) || !Number.isInteger(ms) || ms < 1) return undefined;
+  if (ms === undefined || ms < 1) return undefined;
   return ms;
 }
 

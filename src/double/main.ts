@@ -30,7 +30,8 @@ Play an undocumented reality of the API (default: the documented guess):
   --unlisted-filters-applied  userInteracted/isOnline/isLiveChatActive applied even when not in applicableFilters
   --rate-limit <n/d[:date]>   n requests per window d (e.g. 60/1m), then 429 with Retry-After in seconds
                          (or as an HTTP date with :date); X-RateLimit-* headers on every answer
-  --last-seen-ties <n>   generate a cluster of n contacts sharing one lastSeenAt (default 0)`;
+  --last-seen-ties <n>   generate a cluster of n contacts sharing one lastSeenAt (default 20 with a
+                         lastSeenAt order, else 0)`;
 
 function number(flags: Record<string, unknown>, name: string, fallback: number, check: (n: number) => boolean, rule: string): number {
   const raw = flags[name];
@@ -128,7 +129,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<ApiD
   const faultRate = number(values, "fault-rate", 0, (n) => n >= 0 && n <= 1, "between 0 and 1");
   const seed = number(values, "seed", 1, Number.isInteger, "an integer");
   const mutateEveryMs = number(values, "mutate-every-ms", 0, (n) => n >= 0, "a number of milliseconds >= 0");
-  const lastSeenTies = number(values, "last-seen-ties", 0, whole, "a whole number");
+  const lastSeenTies = values["last-seen-ties"] === undefined ? undefined : number(values, "last-seen-ties", 0, whole, "a whole number");
   const behaviour = parseBehaviour(values);
 
   const double = await startApiDouble({

@@ -56,7 +56,8 @@ export interface DoubleOptions {
   /** Which reality of the undocumented API to play (default: the documented guess). See ApiBehaviour. */
   behaviour?: ApiBehaviour;
   /** Size of a cluster of contacts in the generated data that share one lastSeenAt (a broadcast answered in one
-   *  millisecond); default 0, which leaves the generated data exactly as before. See generate.ts's seenTieCluster. */
+   *  millisecond), see generate.ts's seenTieCluster. Default 20 when behaviour.order is a lastSeenAt order (so
+   *  such a double has a tie group of its sort value), else 0, which leaves the generated data exactly as before. */
   lastSeenTies?: number;
   /** Added to every answer (default 0). */
   latencyMs?: number;
@@ -190,7 +191,8 @@ class Double implements ApiDouble {
     this.faults = opts.faults;
     this.beforeAnswer = opts.beforeAnswer;
     this.faultRng = new Rng(seed ^ 0x68e31da4);
-    this.store = new ContactStore(generateContacts(opts.contacts ?? 0, { seed, now, lastSeenTies: opts.lastSeenTies ?? 0 }), {
+    const lastSeenTies = opts.lastSeenTies ?? (this.behaviourValue.order?.startsWith("lastSeenAt") ? 20 : 0);
+    this.store = new ContactStore(generateContacts(opts.contacts ?? 0, { seed, now, lastSeenTies }), {
       seed,
       now,
       deletedVisible: opts.deletedVisible ?? false,
