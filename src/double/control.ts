@@ -5,8 +5,10 @@
 //   GET  /__control/stats    the double's counters: { requests, byStatus, faults, rowsServed, contacts }
 //   POST /__control/mutate   {"see": n, "create": n, "editSilently": n, "delete": n} applied at once to n random
 //                            live contacts each; answers how many of each were done
+//   GET  /__control/behaviour the ApiBehaviour being played
+//   POST /__control/behaviour an ApiBehaviour that replaces it ({} = the documented guess); answers it, or 400
 import type http from "node:http";
-import type { ApiDouble } from "./server.js";
+import type { ApiBehaviour, ApiDouble } from "./server.js";
 
 export const CONTROL_PREFIX = "/__control/";
 
@@ -41,6 +43,16 @@ export async function handleControl(req: http.IncomingMessage, res: http.ServerR
     if (body.editSilently) counts.editSilently = store.randomIds(body.editSilently as number, alive).map((id) => store.editSilently(id)).length;
     if (body.delete) counts.delete = store.randomIds(body.delete as number, alive).map((id) => store.delete(id)).length;
     return send(res, 200, counts);
+  }
+  if (path === `${CONTROL_PREFIX}behaviour` && (req.method === "GET" || req.method === "POST")) {
+    if (req.method === "POST") {
+      try {
+        double.setOptions({ behaviour: JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as ApiBehaviour });
+      } catch (error) {
+        return send(res, 400, { error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return send(res, 200, double.behaviour);
   }
   return send(res, 404, { error: `no control route ${req.method} ${path}` });
 }

@@ -16,7 +16,7 @@ export const USAGE = `Usage: api-double [options]
   --seed <n>             seed of the generated data and faults (default 1)
   --token <token>        the accepted bearer token (default: $INBOX_API_TOKEN)
   --mutate-every-ms <n>  live changes every n ms: a few contacts seen, created, edited, deleted (default off)
-  --control              serve /__control/stats and /__control/mutate (unauthenticated; benchmarks only)
+  --control              serve /__control/stats, /mutate and /behaviour (unauthenticated; tests and benchmarks only)
   --help                 show this text
 
 Play an undocumented reality of the API (default: the documented guess):

@@ -409,6 +409,23 @@ describe("rateLimit", () => {
   });
 });
 
+describe("control route", () => {
+  it("GET and POST /__control/behaviour read and replace the behaviour; bad values are 400s", async () => {
+    const d = await start({ contacts: 5, control: true });
+    const control = (method: string, value?: unknown) =>
+      fetch(d.url + "/__control/behaviour", { method, ...(value === undefined ? {} : { body: JSON.stringify(value) }) });
+    expect(await (await control("GET")).json()).toEqual({});
+    const set = await control("POST", { order: "lastSeenAt asc", clockSkewMs: 60_000 });
+    expect(set.status).toBe(200);
+    expect(await set.json()).toEqual({ order: "lastSeenAt asc", clockSkewMs: 60_000 });
+    expect(d.behaviour).toEqual({ order: "lastSeenAt asc", clockSkewMs: 60_000 });
+    const bad = await control("POST", { order: "sideways" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/behaviour.order/);
+    expect(d.behaviour.order).toBe("lastSeenAt asc");
+  });
+});
+
 describe("generated lastSeenAt ties", () => {
   it("are opt-in (default data unchanged) and sit across a page edge in lastSeenAt order", () => {
     const plain = generateContacts(1000, { seed: 1, now: NOW });
