@@ -35,6 +35,14 @@ export class ContractError extends Error {
   override name = "ContractError";
 }
 
+/**
+ * A page contradicts what was measured of the API (its order, or how it applies a range): the sync measures the
+ * API again and retries the pass once before it gives up. Nothing of the page was written.
+ */
+export class ContradictionError extends ContractError {
+  override name = "ContradictionError";
+}
+
 /** A run was stopped on request (signal); what was committed stays committed. */
 export class StoppedError extends Error {
   override name = "StoppedError";

@@ -81,7 +81,10 @@ export function describeOrder(order: ApiOrder | null): string {
  */
 export function planStrategy(profile: ApiProfile, filters: Record<string, unknown> = {}): StrategyPlan {
   const reasons: string[] = [];
-  if (profile.order === null) {
+  // Too few contacts to show an order (no full page): nothing can be skipped in a list that fits one page. The
+  // documented guess is taken, checked on every page; a page that breaks it makes the sync measure again.
+  const tentative = profile.order === null && profile.pageSize === null;
+  if (profile.order === null && !tentative) {
     reasons.push(
       "The API lists contacts in no order of createdAt or lastSeenAt that the sync could find, so no read can be proven complete " +
         "(a page cannot tell where the next one starts). Nothing can make this safe from contacts-sync's side.",
@@ -105,8 +108,8 @@ export function planStrategy(profile: ApiProfile, filters: Record<string, unknow
   }
   if (reasons.length > 0) return { ok: false, reasons };
 
-  const order = profile.order!;
-  const decisions: string[] = [`seek on ${describeOrder(order)}`];
+  const order = profile.order ?? GUESSED_ORDER;
+  const decisions: string[] = [tentative ? `seek on ${describeOrder(order)} (too few contacts to measure the order: checked on every page)` : `seek on ${describeOrder(order)}`];
   const quantumMs = Math.max(1, profile.boundPrecisionMs ?? 1000);
   if (profile.boundPrecisionMs === null) decisions.push("bounds widened to whole seconds (precision not measured)");
   else if (quantumMs > 1) decisions.push(`bounds widened to ${quantumMs} ms (the API's precision)`);

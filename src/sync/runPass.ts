@@ -1,38 +1,53 @@
-// The passes: incremental (lastSeenAt windows from the checkpoint), backfill (one given lastSeenAt range,
-// checkpoint untouched) and reconcile (everything, by createdAt, then deletions by absence).
+// The passes, as thin configurations of one engine: a stream (seek.ts, or partition.ts where no seek is
+// safe) says what to request next and when a read is complete; the lane scheduler (lanes.ts) keeps requests
+// in flight and orders checkpoints; the page sink (sink.ts) writes each page with its checkpoint in one
+// transaction. What the API does (its order, clock, bounds, ties, short pages) comes from what `check`
+// measured (strategy.ts), never from a guess.
 //
-// Each page is written in one transaction together with the checkpoint that covers it, so the checkpoint
-// can never run ahead of the data, and a run killed at any instant resumes at the last committed page.
-// While a page is written, the next one is already being fetched (its request depends only on the rows).
+//   incremental: lastSeenAt windows from the checkpoint, planned on the API's clock;
+//   backfill:    one given lastSeenAt range, checkpoint untouched;
+//   reconcile:   everything created up to the pass's start (API clock), then deletions by absence, marked
+//                only when the pass proved its read complete.
 import type { Config } from "../config.js";
 import type { Database } from "../db/client.js";
-import { ContractError, StoppedError } from "../errors.js";
-import type { InboxClient } from "../api/client.js";
-import type { RawContact } from "../api/response.js";
+import { ContractError, ContradictionError, StoppedError } from "../errors.js";
+import type { InboxClient, PageAnswer } from "../api/client.js";
 import { scrub, type Logger } from "../log.js";
-import { mapContact } from "../records/mapContact.js";
 import { lockAccount } from "../db/sql/accountLock.js";
 import { readCheckpoint, writeCheckpoint, type PassKind } from "../db/sql/checkpoints.js";
-import { addRunCounters, finishRun, saveRunCounters, startRun, ZERO_COUNTERS, type RunCounters, type RunKind } from "../db/sql/runs.js";
-import { upsertContacts } from "../db/sql/upsertContacts.js";
-import { countUnseen, forgetSeen, markUnseenDeleted, recordSeen } from "../db/sql/reconcileDeletes.js";
+import { finishRun, lastMeasuredSkew, saveRunCounters, startRun, ZERO_COUNTERS, type RunCounters, type RunKind } from "../db/sql/runs.js";
+import { countUnseen, forgetSeen, listUnseen, markUnseenDeleted, recordSeen } from "../db/sql/reconcileDeletes.js";
 import { pruneHistoryAfterPass } from "../db/sql/pruneHistory.js";
-import { SeekWindow, type SeekOptions, type SeekRequest, type SeekResult } from "./seek.js";
+import { describeOrder, formatSkew, SKEW_NOISE_MS, type Strategy } from "../probe/profile.js";
+import { SeekWindow, type SeekRequest } from "./seek.js";
+import { PartitionRead } from "./partition.js";
+import { runLanes, type LaneStream } from "./lanes.js";
+import { pageSink, type PassExtras } from "./sink.js";
+import { ClockSkew, SKEW_UNCERTAINTY_MS } from "./clock.js";
+import { fromKey, renderRange, toKey, type InstantRange } from "./ranges.js";
+import { DEFAULT_PROFILE_MAX_AGE_MS, resolveStrategy, type ResolvedStrategy } from "./strategy.js";
 import { planIncrementalWindow } from "./windows.js";
-import type { Prisma } from "../generated/prisma/client.js";
 
 export interface SyncContext {
   db: Database;
   client: InboxClient;
-  /** `concurrency` (SYNC_CONCURRENCY): most lanes of one window read at once; 1 reads one page ahead only. */
-  config: Pick<Config, "account" | "startAt" | "lookbackMs" | "lagMs"> & { concurrency?: number; historyRetentionMs?: number };
+  /** `concurrency` (SYNC_CONCURRENCY): most lanes of one read at once; 1 reads one page ahead only. */
+  config: Pick<Config, "account" | "startAt" | "lookbackMs" | "lagMs"> & {
+    concurrency?: number;
+    historyRetentionMs?: number;
+    filters?: Record<string, unknown>;
+    /** How old a stored measurement of the API may be before a pass measures again (CHECK_MAX_AGE). */
+    checkMaxAgeMs?: number;
+  };
   logger: Logger;
   signal?: AbortSignal;
   now?: () => Date;
   /** Pages one lane covers before the next lane takes over (default LANE_PAGES; tests use small lanes). */
   lanePages?: number;
-  /** Told about every committed page (metrics). */
+  /** Told about every committed page (metrics, progress). */
   onPage?: (kind: RunKind, counters: RunCounters) => void;
+  /** Read with this strategy instead of the stored measurement (tests and the benchmark, which know their API). */
+  strategy?: Strategy;
 }
 
 export interface RunSummary extends RunCounters {
@@ -41,106 +56,332 @@ export interface RunSummary extends RunCounters {
   status: "succeeded" | "failed" | "stopped";
   windows: { from: string | null; to: string }[];
   durationMs: number;
+  /** API clock minus ours as measured in this run (ms), or null. */
+  clockSkewMs: number | null;
+  /** How the run read the API. */
+  strategy: string | null;
+  /** Why a reconcile marked no deletions although it had candidates (it could not prove them). */
+  deletionsWithheld?: string;
   error?: string;
 }
 
 /** A mass deletion larger than this share of the live contacts needs --allow-mass-delete. */
 export const MASS_DELETE_SHARE = 0.5;
 const MASS_DELETE_MIN = 10;
-
-export async function runIncremental(ctx: SyncContext): Promise<RunSummary> {
-  return withRun(ctx, "incremental", async (run, ctx) => {
-    const { account } = ctx.config;
-    let checkpoint = await readCheckpoint(ctx.db.prisma, account, "incremental");
-    for (let round = 0; round < 2; round += 1) {
-      const resuming = checkpoint.windowStart !== null && checkpoint.windowEnd !== null;
-      const window = resuming
-        ? { from: checkpoint.windowStart!, to: checkpoint.windowEnd! }
-        : planIncrementalWindow({ ...ctx.config, syncedUntil: checkpoint.syncedUntil, now: now(ctx) });
-      if (!window) break;
-      if (resuming) ctx.logger.info({ from: window.from, to: window.to, cursor: checkpoint.cursor }, "resuming the window of an interrupted run");
-      else await writeCheckpoint(ctx.db.prisma, account, "incremental", { windowStart: window.from, windowEnd: window.to, cursor: null, runId: run.id });
-      run.windows.push({ from: window.from.toISOString(), to: window.to.toISOString() });
-      const pageSize = await readWindow(ctx, run, { lastSeenAt: window, createdUpTo: null, cursor: resuming ? checkpoint.cursor : null, pageSize: checkpoint.pageSize ?? 1 }, "incremental", {
-        checkpoint: (tx, cursor, size) => writeCheckpoint(tx, account, "incremental", { cursor, pageSize: size }),
-      });
-      await writeCheckpoint(ctx.db.prisma, account, "incremental", {
-        syncedUntil: window.to, windowStart: null, windowEnd: null, cursor: null, runId: null,
-        pageSize, lastCompletedAt: now(ctx),
-      });
-      checkpoint = await readCheckpoint(ctx.db.prisma, account, "incremental");
-      // A resumed window is followed by one fresh window up to now; a fresh window ends the run.
-      if (!resuming) break;
-    }
-  });
-}
-
-export async function runBackfill(ctx: SyncContext, range: { from: Date; to: Date }): Promise<RunSummary> {
-  return withRun(ctx, "backfill", async (run, ctx) => {
-    const checkpoint = await readCheckpoint(ctx.db.prisma, ctx.config.account, "incremental");
-    run.windows.push({ from: range.from.toISOString(), to: range.to.toISOString() });
-    await readWindow(ctx, run, { lastSeenAt: range, createdUpTo: null, cursor: null, pageSize: checkpoint.pageSize ?? 1 }, "backfill", {});
-  }, range);
-}
-
-export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?: boolean } = {}): Promise<RunSummary> {
-  return withRun(ctx, "reconcile", async (run, ctx) => {
-    const { account } = ctx.config;
-    const checkpoint = await readCheckpoint(ctx.db.prisma, account, "reconcile");
-    const incremental = await readCheckpoint(ctx.db.prisma, account, "incremental");
-    const resuming = checkpoint.windowEnd !== null && checkpoint.runId !== null;
-    const passId = resuming ? checkpoint.runId! : run.id;
-    const createdUpTo = resuming ? checkpoint.windowEnd! : now(ctx);
-    if (resuming) {
-      ctx.logger.info({ pass: String(passId), createdUpTo, cursor: checkpoint.cursor }, "resuming the reconcile pass of an interrupted run");
-    } else {
-      await ctx.db.prisma.$transaction(async (tx) => {
-        await forgetSeen(tx, account);
-        await writeCheckpoint(tx, account, "reconcile", { windowStart: null, windowEnd: createdUpTo, cursor: null, runId: passId });
-      });
-    }
-    run.windows.push({ from: null, to: createdUpTo.toISOString() });
-    const pageSize = await readWindow(ctx, run, {
-      lastSeenAt: null, createdUpTo, cursor: resuming ? checkpoint.cursor : null,
-      pageSize: Math.max(checkpoint.pageSize ?? 1, incremental.pageSize ?? 1),
-    }, "reconcile", {
-      perPage: (tx, ids) => recordSeen(tx, passId, account, ids),
-      checkpoint: (tx, cursor, size) => writeCheckpoint(tx, account, "reconcile", { cursor, pageSize: size }),
-    });
-
-    // The pass is complete: everything it did not return is gone from the API.
-    await ctx.db.prisma.$transaction(async (tx) => {
-      const { unseen, live } = await countUnseen(tx, passId, account, createdUpTo);
-      if (!options.allowMassDelete && unseen >= MASS_DELETE_MIN && unseen > live * MASS_DELETE_SHARE) {
-        throw new ContractError(
-          `The reconcile pass returned ${live - unseen} of ${live} live contacts; marking ${unseen} deleted at once looks like ` +
-            "the wrong account or token, or a filter change (INBOX_FILTERS), rather than real deletions. Nothing was marked. " +
-            "If it is right, run `contacts-sync reconcile --allow-mass-delete` (it finishes this same pass).",
-        );
-      }
-      run.counters.deleted += await markUnseenDeleted(tx, passId, account, createdUpTo);
-      await forgetSeen(tx, account);
-      await writeCheckpoint(tx, account, "reconcile", {
-        windowEnd: null, cursor: null, runId: null, syncedUntil: createdUpTo, pageSize, lastCompletedAt: now(ctx),
-      });
-      await saveRunCounters(tx, run.id, run.counters);
-    }, { timeout: 120_000 });
-    // Contact history past HISTORY_RETENTION goes once a day, after the pass (logs, never fails the pass).
-    await pruneHistoryAfterPass(ctx.db.prisma, ctx.config.historyRetentionMs, ctx.logger);
-  });
-}
+/** Pages of keys one lane covers before the lane below it takes over. */
+export const LANE_PAGES = 20;
+/** Deletion candidates a reconcile verifies one by one (where its read alone is not proof); more: it marks none. */
+export const VERIFY_LIMIT = 200;
 
 interface RunState {
   id: bigint;
-  requestsBefore: number;
-  retriesBefore: number;
   kind: RunKind;
   counters: RunCounters;
   windows: RunSummary["windows"];
+  clock: ClockSkew;
+  strategy: ResolvedStrategy | null;
+  deletionsWithheld?: string;
 }
+
+export async function runIncremental(ctx: SyncContext): Promise<RunSummary> {
+  return withRun(ctx, "incremental", (run, ctx) =>
+    withStrategy(run, ctx, async (strategy) => {
+      const { account } = ctx.config;
+      let checkpoint = await readCheckpoint(ctx.db.prisma, account, "incremental");
+      for (let round = 0; round < 2; round += 1) {
+        const resuming = checkpoint.windowStart !== null && checkpoint.windowEnd !== null;
+        const window = resuming
+          ? { from: checkpoint.windowStart!, to: checkpoint.windowEnd! }
+          : planIncrementalWindow({ ...ctx.config, syncedUntil: checkpoint.syncedUntil, now: apiNow(ctx, run, strategy) });
+        if (!window) break;
+        const cursor = resumeCursor(checkpoint, strategy, ctx.logger);
+        if (resuming) ctx.logger.info({ from: window.from, to: window.to, cursor: checkpoint.cursor }, "resuming the window of an interrupted run");
+        else await writeCheckpoint(ctx.db.prisma, account, "incremental", { windowStart: window.from, windowEnd: window.to, cursor: null, cursorOrder: null, runId: run.id });
+        run.windows.push({ from: window.from.toISOString(), to: window.to.toISOString() });
+        const seen: InstantRange = { from: window.from.getTime(), to: window.to.getTime() };
+        const pageSize = await read(ctx, run, strategy, lastSeenAtRead(strategy, seen, cursor, checkpoint.pageSize), "incremental", {
+          checkpoint: (tx, key, size) => writeCheckpoint(tx, account, "incremental", { cursor: keyToDate(strategy, key), cursorOrder: describeOrder(strategy.order), pageSize: size }),
+        });
+        await writeCheckpoint(ctx.db.prisma, account, "incremental", {
+          syncedUntil: window.to, windowStart: null, windowEnd: null, cursor: null, cursorOrder: null, runId: null,
+          pageSize, lastCompletedAt: now(ctx),
+        });
+        checkpoint = await readCheckpoint(ctx.db.prisma, account, "incremental");
+        // A resumed window is followed by one fresh window up to now; a fresh window ends the run.
+        if (!resuming) break;
+      }
+    }),
+  );
+}
+
+export async function runBackfill(ctx: SyncContext, range: { from: Date; to: Date }): Promise<RunSummary> {
+  return withRun(ctx, "backfill", (run, ctx) =>
+    withStrategy(run, ctx, async (strategy) => {
+      const checkpoint = await readCheckpoint(ctx.db.prisma, ctx.config.account, "incremental");
+      run.windows.push({ from: range.from.toISOString(), to: range.to.toISOString() });
+      await read(ctx, run, strategy, lastSeenAtRead(strategy, { from: range.from.getTime(), to: range.to.getTime() }, null, checkpoint.pageSize), "backfill", {});
+    }),
+    range,
+  );
+}
+
+export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?: boolean } = {}): Promise<RunSummary> {
+  return withRun(ctx, "reconcile", (run, ctx) =>
+    withStrategy(run, ctx, async (strategy) => {
+      const { account } = ctx.config;
+      const checkpoint = await readCheckpoint(ctx.db.prisma, account, "reconcile");
+      const incremental = await readCheckpoint(ctx.db.prisma, account, "incremental");
+      const resuming = checkpoint.windowEnd !== null && checkpoint.runId !== null;
+      const passId = resuming ? checkpoint.runId! : run.id;
+      // Contacts created after this instant (on the API's clock) are not this pass's to judge.
+      const createdUpTo = resuming ? checkpoint.windowEnd! : apiNow(ctx, run, strategy);
+      const cursor = resuming ? resumeCursor(checkpoint, { ...strategy, order: reconcileOrder(strategy) }, ctx.logger) : null;
+      if (resuming) {
+        ctx.logger.info({ pass: String(passId), createdUpTo, cursor: checkpoint.cursor }, "resuming the reconcile pass of an interrupted run");
+      } else {
+        await ctx.db.prisma.$transaction(async (tx) => {
+          await forgetSeen(tx, account);
+          await writeCheckpoint(tx, account, "reconcile", { windowStart: null, windowEnd: createdUpTo, cursor: null, cursorOrder: null, runId: passId });
+        });
+      }
+      run.windows.push({ from: null, to: createdUpTo.toISOString() });
+      const knownPageSize = Math.max(checkpoint.pageSize ?? 1, incremental.pageSize ?? 1);
+      const extras: PassExtras = {
+        perPage: (tx, ids) => recordSeen(tx, passId, account, ids),
+        checkpoint: (tx, key, size) =>
+          writeCheckpoint(tx, account, "reconcile", { cursor: keyToDate({ ...strategy, order: reconcileOrder(strategy) }, key), cursorOrder: describeOrder(reconcileOrder(strategy)), pageSize: size }),
+      };
+      const pageSize = await read(ctx, run, strategy, createdAtRead(strategy, createdUpTo.getTime(), cursor, knownPageSize), "reconcile", extras);
+
+      // Where the read alone is not proof (tied rows that may reorder, short pages, a moving order field,
+      // coarse bounds), each contact it did not return is looked up by its own createdAt before it is marked.
+      if (needsVerification(strategy)) await verifyUnseen(ctx, run, strategy, passId, createdUpTo, pageSize, extras);
+
+      await ctx.db.prisma.$transaction(async (tx) => {
+        const { unseen, live } = await countUnseen(tx, passId, account, createdUpTo);
+        if (!options.allowMassDelete && unseen >= MASS_DELETE_MIN && unseen > live * MASS_DELETE_SHARE) {
+          throw new ContractError(
+            `The reconcile pass returned ${live - unseen} of ${live} live contacts; marking ${unseen} deleted at once looks like ` +
+              "the wrong account or token, or a filter change (INBOX_FILTERS), rather than real deletions. Nothing was marked. " +
+              "If it is right, run `contacts-sync reconcile --allow-mass-delete` (it finishes this same pass).",
+          );
+        }
+        run.counters.deleted += await markUnseenDeleted(tx, passId, account, createdUpTo);
+        await forgetSeen(tx, account);
+        await writeCheckpoint(tx, account, "reconcile", {
+          windowEnd: null, cursor: null, cursorOrder: null, runId: null, syncedUntil: createdUpTo, pageSize, lastCompletedAt: now(ctx),
+        });
+        await saveRunCounters(tx, run.id, run.counters);
+      }, { timeout: 120_000 });
+      // Contact history past HISTORY_RETENTION goes once a day, after the pass (logs, never fails the pass).
+      await pruneHistoryAfterPass(ctx.db.prisma, ctx.config.historyRetentionMs, ctx.logger);
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reads
+
+interface ReadSpec {
+  stream: LaneStream;
+}
+
+/** A lastSeenAt range (a window or a backfill): seek on the API's order, the window a fixed filter or the seek's own range. */
+function lastSeenAtRead(strategy: Strategy, seen: InstantRange, cursor: number | null, pageSize: number | null): ReadSpec {
+  const common = {
+    order: strategy.order,
+    policy: { quantumMs: strategy.quantumMs, bothBounds: strategy.bothBounds },
+    cursor,
+    pageSize: pageSize ?? 1,
+    endOnEmptyPage: strategy.endOnEmptyPage,
+    unstableTies: strategy.unstableTies,
+  };
+  const stream =
+    strategy.order.field === "lastSeenAt"
+      ? new SeekWindow({ ...common, range: seen })
+      : new SeekWindow({ ...common, range: { from: null, to: null }, fixed: { lastSeenAt: seen } });
+  return { stream };
+}
+
+/** The order a reconcile reads in: a createdAt seek where the API lists by createdAt, else createdAt parts (no order needed). */
+function reconcileOrder(strategy: Strategy): Strategy["order"] {
+  return strategy.order.field === "createdAt" ? strategy.order : { field: "createdAt", direction: "desc" };
+}
+
+/** Everything created up to `upTo`: a createdAt seek, or createdAt parts on an API that lists by lastSeenAt. */
+function createdAtRead(strategy: Strategy, upTo: number, cursor: number | null, pageSize: number): ReadSpec {
+  const policy = { quantumMs: strategy.quantumMs, bothBounds: strategy.bothBounds };
+  const range = { from: null, to: upTo };
+  if (strategy.order.field === "createdAt") {
+    return {
+      stream: new SeekWindow({
+        order: strategy.order, policy, range, cursor, pageSize,
+        endOnEmptyPage: strategy.endOnEmptyPage, unstableTies: strategy.unstableTies,
+      }),
+    };
+  }
+  // A seek on lastSeenAt would skip contacts seen while the pass reads, and never return those never seen.
+  return {
+    stream: new PartitionRead({
+      policy, range, cursor: cursor === null ? null : fromKey(cursor, "desc"), provenPageSize: null,
+      endOnEmptyPage: strategy.endOnEmptyPage, unstableTies: strategy.unstableTies,
+    }),
+  };
+}
+
+/** Reads one range completely through the lane scheduler and the page sink; returns the page size to store. */
+async function read(ctx: SyncContext, run: RunState, strategy: Strategy, spec: ReadSpec, kind: RunKind, extras: PassExtras): Promise<number> {
+  const sink = pageSink(ctx.db, ctx.config.account, run.id, extras);
+  const outcome = await runLanes(spec.stream, {
+    maxLanes: ctx.config.concurrency ?? 1,
+    lanePages: ctx.lanePages ?? LANE_PAGES,
+    fetch: (request, signal) => fetchObserved(ctx, run, request, signal),
+    commit: async (page) => {
+      if (page.duplicates > 0) ctx.logger.warn({ duplicates: page.duplicates }, "a page repeated contact ids; the last copy of each was kept");
+      if (page.undated > 0) ctx.logger.warn({ undated: page.undated }, `contacts whose ${strategy.order.field} does not parse; kept, with the column null`);
+      const delta = await sink.write(page);
+      // Counted only once committed: a page whose transaction failed is not in the figures.
+      run.counters = addCounters(run.counters, delta);
+      ctx.onPage?.(kind, run.counters);
+    },
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    onConcurrency: (allowed, reason) => {
+      if (reason === "throttled") ctx.logger.debug({ allowed }, "the API throttles (429): fewer requests in flight");
+    },
+  });
+  return outcome.pageSize;
+}
+
+async function fetchObserved(ctx: SyncContext, run: RunState, request: SeekRequest, signal: AbortSignal): Promise<PageAnswer> {
+  const answer = await ctx.client.fetchPage({ query: request.query, page: request.page, signal });
+  run.clock.observe(answer);
+  return answer;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Deletions
+
+function needsVerification(strategy: Strategy): boolean {
+  return strategy.unstableTies || strategy.endOnEmptyPage || strategy.order.field !== "createdAt" || strategy.quantumMs > 1;
+}
+
+/**
+ * Looks up every contact the pass did not return by its own createdAt. One that is there is alive (written,
+ * and recorded as seen); one the lookup cannot rule out (its createdAt is unknown, or more contacts share it
+ * than a page holds) is kept as seen too: only contacts proven absent are left to be marked deleted.
+ */
+async function verifyUnseen(ctx: SyncContext, run: RunState, strategy: Strategy, passId: bigint, createdUpTo: Date, pageSize: number, extras: PassExtras): Promise<void> {
+  const { account } = ctx.config;
+  const candidates = await listUnseen(ctx.db.prisma, passId, account, createdUpTo, VERIFY_LIMIT + 1);
+  if (candidates.length === 0) return;
+  const policy = { quantumMs: strategy.quantumMs, bothBounds: strategy.bothBounds };
+  if (candidates.length > VERIFY_LIMIT) {
+    run.deletionsWithheld =
+      `More than ${VERIFY_LIMIT} contacts were not returned by this pass, and on this API (${strategy.decisions.join("; ")}) a pass's read alone ` +
+      "does not prove a contact gone: each must be looked up. None was marked deleted; the next reconcile tries again.";
+    ctx.logger.warn({ candidates: `>${VERIFY_LIMIT}` }, run.deletionsWithheld);
+    await ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, candidates.map((c) => c.id)));
+    // Everything else unseen is kept as well: the mark below then marks nothing.
+    for (;;) {
+      const more = await listUnseen(ctx.db.prisma, passId, account, createdUpTo, 10_000);
+      if (more.length === 0) break;
+      await ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, more.map((c) => c.id)));
+    }
+    return;
+  }
+  const sink = pageSink(ctx.db, account, run.id, { perPage: extras.perPage });
+  let alive = 0;
+  let unproven = 0;
+  for (const candidate of candidates) {
+    if (ctx.signal?.aborted) throw new StoppedError();
+    if (candidate.createdAt === null) {
+      unproven += 1;
+      await ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, [candidate.id]));
+      continue;
+    }
+    const at = candidate.createdAt.getTime();
+    const query = { createdAt: renderRange({ from: at, to: at }, policy) };
+    const rows = [];
+    let full = false;
+    for (let page = 1; page <= 20; page += 1) {
+      const answer = await fetchObserved(ctx, run, { query, page, kind: "slice" }, ctx.signal ?? new AbortController().signal);
+      rows.push(...answer.rows);
+      // Without short pages mid-list, a page shorter than a full one is the whole answer.
+      if (!strategy.endOnEmptyPage && answer.rows.length < pageSize) break;
+      if (answer.rows.length === 0) break;
+      if (page === 20) full = true;
+    }
+    const found = rows.filter((r) => r._id === candidate.id);
+    if (found.length > 0) {
+      alive += 1;
+      const delta = await sink.write({
+        lane: 0, fresh: found.slice(-1), received: 0, checkpoint: undefined, pageSize,
+        duplicates: 0, undated: 0, answer: { rows: found, sentAt: 0, receivedAt: 0, throttled: 0, retries: 0, attempts: 0 },
+      });
+      run.counters = addCounters(run.counters, { ...delta, pages: 0 });
+    } else if (full || (strategy.unstableTies && rows.length >= pageSize)) {
+      unproven += 1;
+      await ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, [candidate.id]));
+    }
+  }
+  if (alive + unproven > 0) {
+    ctx.logger.info({ candidates: candidates.length, alive, unproven }, "contacts the pass did not return, looked up one by one: only those proven absent are marked deleted");
+  }
+  if (unproven > 0) {
+    run.deletionsWithheld = `${unproven} contacts not returned by the pass could not be proven absent (unknown createdAt, or more contacts share it than a page holds); they stay live until a pass proves it.`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Runs
 
 function now(ctx: SyncContext): Date {
   return ctx.now ? ctx.now() : new Date();
+}
+
+/**
+ * Now on the API's clock, less the estimate's uncertainty, for planning windows and reconcile bounds. A skew
+ * within the Date header's noise is taken as none, so an API on our clock is planned exactly as before.
+ */
+function apiNow(ctx: SyncContext, run: RunState, strategy: Strategy): Date {
+  const skew = run.clock.skewMs ?? strategy.clockSkewMs;
+  const ours = now(ctx).getTime();
+  if (Math.abs(skew) < SKEW_NOISE_MS) return new Date(ours);
+  return new Date(ours + skew - SKEW_UNCERTAINTY_MS);
+}
+
+/** The stored cursor as a key of this strategy's order, or null (from the top) when it was a position on another order. */
+function resumeCursor(checkpoint: { cursor: Date | null; cursorOrder: string | null }, strategy: Strategy, logger: Logger): number | null {
+  if (checkpoint.cursor === null) return null;
+  const stored = checkpoint.cursorOrder ?? "createdAt desc";
+  if (stored !== describeOrder(strategy.order)) {
+    logger.info({ stored, now: describeOrder(strategy.order) }, "the stored cursor is a position on another order than the API's as measured now: the window is read again from its top");
+    return null;
+  }
+  return toKey(checkpoint.cursor.getTime(), strategy.order.direction);
+}
+
+function keyToDate(strategy: Strategy, key: number | null): Date | null {
+  return key === null ? null : new Date(fromKey(key, strategy.order.direction));
+}
+
+async function withStrategy(run: RunState, ctx: SyncContext, body: (strategy: Strategy) => Promise<void>): Promise<void> {
+  const inputs = {
+    db: ctx.db, client: ctx.client, account: ctx.config.account, filters: ctx.config.filters ?? {}, logger: ctx.logger,
+    signal: ctx.signal, maxAgeMs: ctx.config.checkMaxAgeMs ?? DEFAULT_PROFILE_MAX_AGE_MS, now: now(ctx),
+  };
+  run.strategy = ctx.strategy ? { strategy: ctx.strategy, source: "given", profile: null } : await resolveStrategy(inputs);
+  const initial = run.strategy.strategy.clockSkewMs !== 0 ? run.strategy.strategy.clockSkewMs : await lastMeasuredSkew(ctx.db.prisma, ctx.config.account);
+  run.clock = new ClockSkew(initial);
+  try {
+    await body(run.strategy.strategy);
+  } catch (error) {
+    // A page contradicted the measurement: measure again and retry the pass once (committed pages stay).
+    if (!(error instanceof ContradictionError) || run.strategy.source !== "stored") throw error;
+    ctx.logger.warn({ reason: scrub(error.message) }, "a page contradicted the stored measurement of the API");
+    run.strategy = await resolveStrategy(inputs, { remeasure: true });
+    await body(run.strategy.strategy);
+  }
 }
 
 async function withRun(
@@ -158,30 +399,32 @@ async function withRun(
   let run: RunState | undefined;
   try {
     const id = await startRun(ctx.db.prisma, ctx.config.account, kind, { start: range?.from ?? null, end: range?.to ?? null });
-    run = { id, kind, counters: { ...ZERO_COUNTERS }, windows: [], requestsBefore, retriesBefore };
+    run = { id, kind, counters: { ...ZERO_COUNTERS }, windows: [], clock: new ClockSkew(null), strategy: null };
     const current = run;
+    // Request figures are the client's own count: they include the measurement and pages that failed.
     const syncHttp = () => {
       current.counters.requests = ctx.client.requests - requestsBefore;
       current.counters.retries = ctx.client.retries - retriesBefore;
     };
+    const facts = () => ({ clockSkewMs: current.clock.skewMs, strategy: current.strategy ? current.strategy.strategy.decisions.join("; ") : null });
     let status: RunSummary["status"] = "succeeded";
-    let message: string | undefined;
     try {
       await body(current, runCtx);
     } catch (caught) {
       const error = lock.lost.aborted && !ctx.signal?.aborted ? new Error(LOCK_LOST) : caught;
       status = error instanceof StoppedError ? "stopped" : "failed";
-      message = scrub(error instanceof Error ? error.message : String(error));
+      const message = scrub(error instanceof Error ? error.message : String(error));
       syncHttp();
-      await finishRun(ctx.db.prisma, id, status, current.counters, message).catch(() => undefined);
+      await finishRun(ctx.db.prisma, id, status, current.counters, message, facts()).catch(() => undefined);
       const summary = summarize(current, status, started, message);
       logRun(ctx.logger, summary);
       throw Object.assign(error instanceof Error ? error : new Error(message), { summary });
     }
     syncHttp();
-    await finishRun(ctx.db.prisma, id, status, current.counters);
+    await finishRun(ctx.db.prisma, id, status, current.counters, undefined, facts());
     const summary = summarize(current, status, started);
     logRun(ctx.logger, summary);
+    warnAboutClock(ctx.logger, current);
     return summary;
   } finally {
     await lock.release();
@@ -193,8 +436,23 @@ const LOCK_LOST =
   "session), so the pass stopped at a page boundary rather than risk two writers. Committed pages and their " +
   "checkpoint are kept; the next run resumes from there.";
 
+/** A large skew, or one that moved during the run, is worth telling: it is what the windows were planned on. */
+function warnAboutClock(logger: Logger, run: RunState): void {
+  const skew = run.clock.skewMs;
+  if (skew === null) return;
+  if (Math.abs(skew) >= 60_000) logger.warn({ clockSkewMs: Math.round(skew) }, `the API's clock is ${formatSkew(skew)} from ours; windows are planned on the API's clock`);
+  if (run.clock.driftMs >= 5_000) logger.warn({ driftMs: Math.round(run.clock.driftMs) }, "the API's clock moved against ours during the run");
+}
+
 function summarize(run: RunState, status: RunSummary["status"], started: number, error?: string): RunSummary {
-  return { runId: run.id, kind: run.kind, status, windows: run.windows, durationMs: Date.now() - started, ...run.counters, ...(error ? { error } : {}) };
+  const skew = run.clock.skewMs;
+  return {
+    runId: run.id, kind: run.kind, status, windows: run.windows, durationMs: Date.now() - started, ...run.counters,
+    clockSkewMs: skew === null ? null : Math.round(skew),
+    strategy: run.strategy ? run.strategy.strategy.decisions.join("; ") : null,
+    ...(run.deletionsWithheld ? { deletionsWithheld: run.deletionsWithheld } : {}),
+    ...(error ? { error } : {}),
+  };
 }
 
 function logRun(logger: Logger, summary: RunSummary): void {
@@ -203,185 +461,6 @@ function logRun(logger: Logger, summary: RunSummary): void {
   if (summary.status === "succeeded") logger.info(line, `${summary.kind} run finished`);
   else if (summary.status === "stopped") logger.warn(line, `${summary.kind} run stopped`);
   else logger.error(line, `${summary.kind} run failed`);
-}
-
-interface WindowHooks {
-  /** Stores the resume point; called only with a cursor that has everything above it committed. */
-  checkpoint?: (tx: Prisma.TransactionClient, cursor: Date | null, pageSize: number) => Promise<void>;
-  /** Extra writes in the page's transaction (reconcile records the ids it saw). */
-  perPage?: (tx: Prisma.TransactionClient, ids: string[]) => Promise<void>;
-}
-
-/** Pages of createdAt one lane covers before the lane below it takes over. */
-export const LANE_PAGES = 20;
-/** Clean pages (no 429 meanwhile) before one more lane is allowed: additive increase. */
-const CLEAN_PAGES_PER_STEP = 4;
-
-interface Lane {
-  seek: SeekWindow;
-  done: boolean;
-  /** Set once the lane's last page is committed. */
-  committedDone: boolean;
-  /** The lane's resume point as committed (starts at its top). */
-  committedCursor: Date | null;
-}
-
-/**
- * Reads one window completely. With SYNC_CONCURRENCY above 1 the window's createdAt range is cut into
- * lanes read side by side: the lowest, open-ended lane is split (a createdAt point estimated LANE_PAGES
- * below its position) whenever fewer lanes run than allowed, and the part below becomes a new lane. Each
- * lane fetches its next page while its current page is written, and commits its pages in order. The
- * stored cursor only moves through lanes whose every page above it is committed, so after a crash the
- * read resumes as one lane from there (re-reading at most the lanes that were below it).
- * Concurrency adapts: any 429 halves the number of lanes allowed, clean pages add one back (AIMD).
- */
-async function readWindow(ctx: SyncContext, run: RunState, spec: SeekOptions, kind: RunKind, hooks: WindowHooks): Promise<number> {
-  const { account } = ctx.config;
-  const max = Math.max(1, ctx.config.concurrency ?? 1);
-  // Start at the configured number (the default, 4, is gentle); a 429 halves it, clean pages win it back.
-  let allowed = max;
-  let cleanPages = 0;
-  let throttledSeen = ctx.client.throttled;
-  let pageSize = spec.pageSize;
-  let proven: number | null = null;
-  // What is stored and steers splitting: the size proven in this read (a page followed by more rows), else
-  // the largest page seen. One oversized answer must not make every later page look short.
-  const knownPageSize = () => proven ?? pageSize;
-  const lanes: Lane[] = [];
-  const running: Promise<void>[] = [];
-  const stop = new AbortController();
-  const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
-  let failure: unknown;
-
-  const fetch = (request: SeekRequest) => {
-    const promise = ctx.client.fetchPage({ query: request.query, page: request.page, signal });
-    promise.catch(() => undefined); // observed when awaited; never an unhandled rejection
-    return promise;
-  };
-
-  const adapt = () => {
-    if (ctx.client.throttled !== throttledSeen) {
-      throttledSeen = ctx.client.throttled;
-      allowed = Math.max(1, Math.floor(allowed / 2));
-      cleanPages = 0;
-      ctx.logger.debug({ allowed }, "the API throttles (429): fewer requests in flight");
-    } else if (++cleanPages >= CLEAN_PAGES_PER_STEP && allowed < max) {
-      allowed += 1;
-      cleanPages = 0;
-    }
-  };
-
-  const addLane = (cursor: Date | null, createdFrom: Date | null) => {
-    const lane: Lane = {
-      // A lane split off another starts with the page size the run has proven: no extra request to prove it.
-      seek: new SeekWindow({ ...spec, cursor, createdFrom, pageSize, provenPageSize: proven }),
-      done: false,
-      committedDone: false,
-      committedCursor: cursor,
-    };
-    lanes.push(lane);
-    running.push(
-      runLane(lane).catch((error: unknown) => {
-        failure ??= error;
-        stop.abort(); // the other lanes stop at their next request; committed pages stay
-      }),
-    );
-  };
-
-  const maybeSplit = (lane: Lane, pageRows: number) => {
-    if (lane !== lanes[lanes.length - 1] || lane.done || pageRows < knownPageSize()) return;
-    const free = allowed - lanes.filter((l) => !l.done).length;
-    if (free <= 0) return;
-    const position = lane.seek.position;
-    const span = lane.seek.msPerPage;
-    if (!position || span === null) return;
-    const width = Math.floor(span * (ctx.lanePages ?? LANE_PAGES));
-    let at = position.getTime() - width;
-    if (width < 3) return;
-    lane.seek.setFloor(new Date(at));
-    // As many new lanes as are free, each `width` of createdAt below the last; the lowest stays open-ended.
-    // A lane starting at `at` sends endsAt = at, which covers createdAt <= at - 1 ms under either reading.
-    for (let i = 1; i < free; i += 1) {
-      addLane(new Date(at), new Date(at - width));
-      at -= width;
-    }
-    addLane(new Date(at), null);
-  };
-
-  const resumePoint = (lane: Lane, own: Date | null): Date | null | undefined => {
-    const index = lanes.indexOf(lane);
-    if (!lanes.slice(0, index).every((l) => l.committedDone)) return undefined; // a lane above is not done
-    if (!lane.done) return own;
-    const next = lanes.slice(index + 1).find((l) => !l.committedDone);
-    return next ? next.committedCursor : own;
-  };
-
-  async function runLane(lane: Lane): Promise<void> {
-    let request = lane.seek.nextRequest();
-    let pending = fetch(request);
-    for (;;) {
-      const rows = (await pending).rows;
-      if (signal.aborted) throw ctx.signal?.aborted ? new StoppedError() : new Error("stopped: another lane failed");
-      const result: SeekResult = lane.seek.accept(request, rows);
-      pageSize = Math.max(pageSize, lane.seek.learnedPageSize);
-      proven = lane.seek.provenPageSize ?? proven;
-      if (result.duplicates > 0) ctx.logger.warn({ duplicates: result.duplicates }, "a page repeated contact ids; the last copy of each was kept");
-      if (result.undated > 0) ctx.logger.warn({ undated: result.undated }, "contacts with a createdAt that does not parse; kept, with created_at null");
-      let next: SeekRequest | undefined;
-      if (result.done) lane.done = true;
-      else {
-        next = lane.seek.nextRequest();
-        pending = fetch(next);
-      }
-      adapt();
-      maybeSplit(lane, rows.length);
-      // Rows in id order: concurrent lanes that share a boundary row lock rows in the same order (no deadlock).
-      const mapped = result.fresh.map(mapContact).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const counters = await ctx.db.prisma.$transaction(async (tx) => {
-        const counts = await upsertContacts(tx, account, mapped);
-        await hooks.perPage?.(tx, mapped.map((r) => r.id));
-        const cursor = resumePoint(lane, result.cursor);
-        if (cursor !== undefined) await hooks.checkpoint?.(tx, cursor, knownPageSize());
-        const delta: RunCounters = {
-          ...ZERO_COUNTERS,
-          pages: 1,
-          received: rows.length,
-          inserted: counts.inserted,
-          updated: counts.updated,
-          unchanged: counts.unchanged,
-          restored: counts.restored,
-          requests: ctx.client.requests - run.requestsBefore,
-          retries: ctx.client.retries - run.retriesBefore,
-        };
-        await addRunCounters(tx, run.id, delta);
-        return delta;
-      }, { timeout: 60_000 });
-      // Counted only once committed: a page whose transaction failed is not in the figures.
-      run.counters = addCounters(run.counters, counters);
-      lane.committedCursor = result.cursor;
-      if (lane.done) {
-        lane.committedDone = true;
-        lane.seek.forget();
-      }
-      ctx.onPage?.(kind, run.counters);
-      if (result.done || !next) return;
-      request = next;
-    }
-  }
-
-  try {
-    addLane(spec.cursor, null);
-    // Lanes are added while others run: wait until every lane, including late ones, has finished.
-    for (let awaited = 0; awaited < running.length; ) {
-      const end = running.length;
-      await Promise.all(running.slice(awaited, end));
-      awaited = end;
-    }
-  } finally {
-    stop.abort();
-  }
-  if (failure !== undefined) throw failure;
-  return knownPageSize();
 }
 
 function addCounters(a: RunCounters, page: RunCounters): RunCounters {
@@ -393,9 +472,8 @@ function addCounters(a: RunCounters, page: RunCounters): RunCounters {
     unchanged: a.unchanged + page.unchanged,
     restored: a.restored + page.restored,
     deleted: a.deleted + page.deleted,
-    // Request figures are totals read from the client, not per page.
-    requests: Math.max(a.requests, page.requests),
-    retries: Math.max(a.retries, page.retries),
+    requests: a.requests + page.requests,
+    retries: a.retries + page.retries,
   };
 }
 

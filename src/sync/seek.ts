@@ -1,277 +1,389 @@
-// Reading one window completely while the data under it moves.
+// The paginator of one read: seeks through a set of contacts along the API's own order, and proves when it
+// has read all of them. Pure: requests go out and answers come in through the lane scheduler (lanes.ts).
 //
-// Page numbers over a live, newest-first list skip rows: when a contact on an earlier page leaves the
-// window (it was seen again, so its lastSeenAt moved past the window), every later row moves up one place
-// and one of them slides onto a page already read. So the window is read by *seeking* instead: every
-// request asks for page 1 of "createdAt at or before the oldest createdAt read so far". Each answer is a
-// fresh query anchored on a value, not on an offset, so nothing that stays inside the window can be
-// skipped (docs/design.md has the argument). The API's order (newest-first by createdAt) is checked on
-// every page; an answer that breaks it, or ignores the window, stops the run before anything is written.
+// Page numbers over a live list skip rows (a contact that leaves the set shifts every later row up), so a
+// seek never asks for page 2: each request is page 1 of "the set, and the order field at or beyond the last
+// value read". The field and direction are the API's (measured by `check`: createdAt or lastSeenAt, newest- or
+// oldest-first); in key space (ranges.ts) the seek always walks down. docs/design.md has the argument.
 //
-// Whether the API's date bounds are inclusive is not documented. Every bound below is chosen so that the
-// rows needed are covered under either reading; extra rows are de-duplicated by id.
+// What the API does with bounds is not documented: every bound is sent so that the range needed is covered
+// whether bounds are inclusive or not and at the precision the API compares them (ranges.ts); rows read twice
+// are de-duplicated by id.
 //
-// More contacts sharing one millisecond of createdAt than fit in a page (a bulk import) cannot be passed
-// by seeking; that millisecond is read on its own with page numbers (a "slice"), then seeking resumes below it.
-import { ContractError } from "../errors.js";
+// More rows sharing one bucket of the order field (one millisecond, or one second on an API that compares
+// seconds) than fit in a page cannot be passed by seeking. That bucket is read on its own with page numbers
+// (a "slice"), until an empty page; on an API whose order among tied rows changes per request, it is read
+// again and again until a complete read brings no new id and every row it counted has been seen.
+//
+// On an API that returns short pages mid-list (it filters after paginating), a read ends only on an empty
+// page, and a page that brings nothing new is followed by the next page number of the same request.
+import { ContractError, ContradictionError } from "../errors.js";
 import type { DateRange, InboxQuery } from "../api/requestBody.js";
 import type { RawContact } from "../api/response.js";
-import { instant } from "../records/mapContact.js";
-
-const MS = 1;
+import type { ApiOrder, OrderField } from "../probe/profile.js";
+import { parseInstant } from "../time.js";
+import { acceptedRange, floorTo, instantsToKeys, keysToInstants, renderRange, toKey, type BoundPolicy, type InstantRange } from "./ranges.js";
 
 export interface SeekRequest {
   query: InboxQuery;
   page: number;
-  kind: "seek" | "slice";
+  kind: "seek" | "slice" | "next-page";
 }
 
 export interface SeekResult {
-  /** Rows not returned before in this window: the ones to write. */
+  /** Rows not returned before in this read: the ones to write. */
   fresh: RawContact[];
   done: boolean;
-  /** The seek cursor to store with this page (null: from the top of the window). */
-  cursor: Date | null;
+  /** The cursor to store with this page (a key; null: from the top of the read). */
+  cursor: number | null;
   /** Rows dropped because the same _id appeared twice in the page. */
   duplicates: number;
-  /** Rows whose createdAt does not parse (kept, but they cannot steer the cursor). */
+  /** Rows whose order field does not parse (kept, but they cannot steer the cursor). */
   undated: number;
 }
 
 export interface SeekOptions {
-  /** The lastSeenAt window, as the logical range [from, to] that must be covered (null: no such filter). */
-  lastSeenAt: { from: Date; to: Date } | null;
-  /** Cover createdAt up to and including this instant (null: no upper bound). */
-  createdUpTo: Date | null;
-  /** Where a previous run left off: the createdAt bound of the next seek request. */
-  cursor: Date | null;
+  /** The field and direction the API lists by. */
+  order: ApiOrder;
+  policy: BoundPolicy;
+  /** The range of the order field to read (instants, inclusive; open ends allowed). */
+  range: InstantRange;
+  /** Filters on the other date field, fixed for the whole read (e.g. the lastSeenAt window of a createdAt seek). */
+  fixed?: Partial<Record<OrderField, InstantRange>>;
+  /** Where a previous run left off: keys at or below it remain (null: the top of the range). */
+  cursor: number | null;
+  /** This lane's lowest key (inclusive; null: the bottom of the range). Lanes split one read for parallel requests. */
+  floor?: number | null;
   /** The largest page the API is known to return; pages this big may have more behind them. */
   pageSize: number;
-  /** Lower createdAt bound of this lane (inclusive; null: none). Lanes split one window for parallel reads. */
-  createdFrom?: Date | null;
-  /** A page size already proven in this run (by another lane of the same window); null: prove it here. */
+  /** A page size already proven in this read (by another lane); null: prove it here. */
   provenPageSize?: number | null;
+  /** Short pages occur mid-list: a read ends only on an empty page. */
+  endOnEmptyPage?: boolean;
+  /** Tied rows may come back in another order per request: slices are re-read until proven complete. */
+  unstableTies?: boolean;
 }
 
-/**
- * An instant read exactly as the columns read it (records/mapContact.ts: ISO-8601 with a zone, or epoch ms).
- * JavaScript's own parser would also take "05/06/2024", roll "2024-02-30" over to 1 March and read zone-less
- * times in the server's time zone: such a createdAt would steer the seek past contacts it never read.
- */
-function parseTime(value: unknown): number | null {
-  const iso = instant(value);
-  return iso === null ? null : Date.parse(iso);
+/** Reads of one tie group before the sync gives up proving it complete (each read is pages until an empty one). */
+export const MAX_SLICE_READS = 16;
+/** Next-page requests of one anchor before the sync gives up (a run of rows the API filters out). */
+const MAX_NEXT_PAGES = 1000;
+
+interface Slice {
+  /** Keys [low, high] of the slice: two buckets, so that the seek resuming below it re-reads nothing unread. */
+  low: number;
+  high: number;
+  page: number;
+  cursorBefore: number | null;
+  /** Unstable ties: rows counted in the current read, ids seen in the current read and in all reads. */
+  counted: number;
+  readIds: Set<string>;
+  allIds: Set<string>;
+  reads: number;
+  newInRead: boolean;
 }
 
 export class SeekWindow {
-  /** The next seek request's createdAt endsAt (as sent). null = no createdAt filter. */
-  private cursor: Date | null;
+  /** Keys at or below this remain to be read (null: everything from the top). */
+  private cursor: number | null;
   private pageSize: number;
-  /** Ids already read whose createdAt can still come back (at or above the cursor's lower reach). */
+  /** Ids already read, by key, that a later request can still return. */
   private readonly recent = new Map<string, number>();
-  private slice: { at: number; page: number; cursorBefore: Date | null } | null = null;
-  private readonly lastSeenAt: DateRange | undefined;
-  private floor: Date | null;
-  /** For the density estimate: newest createdAt read, and pages read by seeking. */
+  private slice: Slice | null = null;
+  /** A page that brought nothing new on an API with short pages mid-list: the next page number of the same request. */
+  private nextPage: { page: number } | null = null;
+  private floor: number | null;
+  private readonly top: number | null;
+  private readonly bottom: number | null;
+  private readonly quantum: number;
+  /** For the density estimate: newest key read, and pages read by seeking. */
   private newest: number | null = null;
   private seekPages = 0;
-  /** Rows of the last seek page that added rows; that page is proven full when the next one adds rows too. */
   private lastSeekRows: number | null = null;
-  /** The API's page size as proven in this read (smallest page followed by more rows); null until then. */
   private proven: number | null = null;
 
   constructor(private readonly options: SeekOptions) {
-    // The window [from, to] is widened by 1 ms each side: covered whether or not the API includes its bounds.
-    this.lastSeenAt = options.lastSeenAt
-      ? { from: new Date(options.lastSeenAt.from.getTime() - MS), to: new Date(options.lastSeenAt.to.getTime() + MS) }
-      : undefined;
-    // endsAt = X + 1 ms covers createdAt <= X under either reading.
-    this.cursor = options.cursor ?? (options.createdUpTo ? new Date(options.createdUpTo.getTime() + MS) : null);
+    const keys = instantsToKeys(options.range, options.order.direction);
+    this.top = keys.high;
+    this.bottom = keys.low;
+    this.cursor = options.cursor ?? this.top;
+    this.floor = options.floor ?? null;
     this.pageSize = Math.max(1, options.pageSize);
-    this.floor = options.createdFrom ?? null;
     this.proven = options.provenPageSize ?? null;
+    this.quantum = Math.max(1, options.policy.quantumMs);
   }
 
-  /** Narrows this lane to createdAt >= floor; what lies below becomes another lane's work. */
-  setFloor(floor: Date): void {
+  get order(): ApiOrder {
+    return this.options.order;
+  }
+
+  /** Narrows this lane to keys >= floor; what lies below becomes another lane's work. */
+  setFloor(floor: number): void {
     this.floor = floor;
   }
 
-  /** The page size proven in this read (a page followed by more rows), or null. */
   get provenPageSize(): number | null {
     return this.proven;
   }
 
-  /** Where the next seek request starts (createdAt endsAt), or null at the top. */
-  get position(): Date | null {
+  /** Where the next seek request starts (a key), or null at the top. */
+  get position(): number | null {
     return this.cursor;
   }
 
-  /** Milliseconds of createdAt one full page spans here, from what was read so far (null: unknown yet). */
-  get msPerPage(): number | null {
+  /** Keys one full page spans here, from what was read so far (null: unknown yet). */
+  get keysPerPage(): number | null {
     if (this.newest === null || this.cursor === null || this.seekPages === 0) return null;
-    return Math.max(1, (this.newest - this.cursor.getTime()) / this.seekPages);
+    return Math.max(1, (this.newest - this.cursor) / this.seekPages);
   }
 
   get learnedPageSize(): number {
     return this.pageSize;
   }
 
+  get quantumMs(): number {
+    return this.quantum;
+  }
+
   /** The cursor as stored in the checkpoint: a resumed run starts its seek here. */
-  get checkpointCursor(): Date | null {
+  get checkpointCursor(): number | null {
     return this.slice ? this.slice.cursorBefore : this.cursor;
+  }
+
+  /** A new lane over the keys below `cursor` of the same read (floor: its lowest key, null: open). */
+  lane(cursor: number, floor: number | null, proven: number | null): SeekWindow {
+    return new SeekWindow({ ...this.options, cursor, floor, pageSize: this.pageSize, provenPageSize: proven });
+  }
+
+  /** Bucket boundaries of the order field (keys). */
+  bucketStart(key: number): number {
+    return floorTo(key, this.quantum);
   }
 
   nextRequest(): SeekRequest {
     if (this.slice) {
-      // A slice covers [at, at] under either reading: exclusive bounds give (at-2, at+1) = [at-1, at].
-      const createdAt = { from: new Date(this.slice.at - 2 * MS), to: new Date(this.slice.at + MS) };
-      return { query: this.query(createdAt), page: this.slice.page, kind: "slice" };
+      return { query: this.query(this.slice.low, this.slice.high), page: this.slice.page, kind: "slice" };
     }
-    // A lane's floor is sent 1 ms lower: covered whether or not the API includes the bound.
-    const from = this.floor ? new Date(this.floor.getTime() - MS) : null;
-    const createdAt = this.cursor || from ? { from, to: this.cursor } : undefined;
-    return { query: this.query(createdAt), page: 1, kind: "seek" };
+    const low = maxKey(this.floor, this.bottom);
+    const query = this.query(low, this.cursor);
+    if (this.nextPage) return { query, page: this.nextPage.page, kind: "next-page" };
+    return { query, page: 1, kind: "seek" };
   }
 
-  private query(createdAt: DateRange | undefined): InboxQuery {
+  private query(low: number | null, high: number | null): InboxQuery {
+    const { order, policy, fixed = {} } = this.options;
     const query: InboxQuery = {};
-    if (this.lastSeenAt) query.lastSeenAt = this.lastSeenAt;
-    if (createdAt) query.createdAt = createdAt;
+    for (const [field, range] of Object.entries(fixed) as [OrderField, InstantRange][]) {
+      if (field !== order.field) query[field] = renderRange(range, policy);
+    }
+    const own = keysToInstants(low, high, order.direction);
+    if (own.from !== null || own.to !== null || policy.bothBounds) {
+      query[order.field] = renderRange(own, policy);
+    }
     return query;
+  }
+
+  /** The order field of a row as a key, or null when it does not parse. */
+  private key(row: RawContact): number | null {
+    const t = parseInstant(row[this.options.order.field]);
+    return t === null ? null : toKey(t, this.options.order.direction);
   }
 
   /** Checks one answer against the request it answers and decides what comes next. Throws ContractError. */
   accept(request: SeekRequest, rows: RawContact[]): SeekResult {
     const { unique, duplicates } = dedupe(rows);
-    const times = unique.map((row) => parseTime(row.createdAt));
-    this.check(request, unique, times);
+    const keys = unique.map((row) => this.key(row));
+    this.check(request, unique, keys);
     if (unique.length > this.pageSize) this.pageSize = unique.length;
 
     const fresh: RawContact[] = [];
     unique.forEach((row, i) => {
       if (!this.recent.has(row._id)) fresh.push(row);
-      this.recent.set(row._id, times[i] ?? Number.POSITIVE_INFINITY);
+      this.recent.set(row._id, keys[i] ?? Number.POSITIVE_INFINITY);
     });
-    const undated = times.filter((t) => t === null).length;
-    const dated = times.filter((t): t is number => t !== null);
+    const undated = keys.filter((k) => k === null).length;
+    const result = (done: boolean): SeekResult => ({ fresh, done, cursor: this.checkpointCursor, duplicates, undated });
 
     if (request.kind === "slice") {
-      const slice = this.slice!;
-      if (unique.length === 0) {
-        // The slice is exhausted; seek on strictly below it. endsAt = at-1 ms covers <= at-2 ms
-        // (exclusive) or <= at-1 ms (inclusive); the slice covered [at-1, at] either way.
-        this.slice = null;
-        this.cursor = new Date(slice.at - MS);
-        this.prune();
-      } else {
-        slice.page += 1;
-      }
-      return { fresh, done: false, cursor: this.checkpointCursor, duplicates, undated };
+      this.acceptSlice(unique);
+      return result(false);
     }
-
-    if (unique.length === 0) return { fresh, done: true, cursor: this.checkpointCursor, duplicates, undated };
+    if (unique.length === 0) return result(true);
+    const dated = keys.filter((k): k is number => k !== null);
     if (dated.length === 0) {
       throw new ContractError(
-        `None of the ${unique.length} contacts in a page has a createdAt that parses (e.g. ${JSON.stringify(unique[0]?.createdAt)}), ` +
+        `None of the ${unique.length} contacts in a page has a ${this.options.order.field} that parses (e.g. ${JSON.stringify(unique[0]?.[this.options.order.field])}), ` +
           "so the sync cannot tell where the page ends. Nothing of this page was written; the checkpoint is unchanged.",
       );
     }
     const oldest = Math.min(...dated);
-    // The end of the read is a page shorter than the API's page size. The largest page ever seen is no proof
-    // of that size (one oversized answer, or an API that lowered its page size, would make every normal page
-    // look like the last one and end the read early): only a page followed by more rows proves it, in this read.
+
+    if (this.options.endOnEmptyPage) {
+      // Short pages prove nothing here; only an empty page ends the read.
+      if (fresh.length === 0 && this.options.unstableTies) {
+        // Page numbers cannot walk rows whose order changes per request: read the bucket as a slice, to a proven end.
+        this.startSlice(oldest);
+        return result(false);
+      }
+      if (fresh.length === 0) {
+        const page = (this.nextPage?.page ?? 1) + 1;
+        if (page > MAX_NEXT_PAGES) {
+          throw new ContractError(
+            `${MAX_NEXT_PAGES} pages in a row brought no new contact at ${this.describeKey(oldest)}; the sync cannot tell where this list ends. ` +
+              "Nothing of this page was written; the checkpoint is unchanged. Run `contacts-sync check` and report what it shows.",
+          );
+        }
+        this.nextPage = { page };
+        return result(false);
+      }
+      this.nextPage = null;
+      this.advance(dated, oldest, unique.length);
+      return result(false);
+    }
+
+    // The end of the read is a page shorter than the API's page size; only a page followed by more rows proves
+    // that size, in this read (one oversized answer must not make every normal page look like the last one).
     if (fresh.length > 0 && this.lastSeekRows !== null) this.proven = Math.min(this.proven ?? Infinity, this.lastSeekRows);
     const short = this.proven !== null && unique.length < this.proven;
     if (fresh.length === 0) {
-      // A page of rows already read: the end, or more contacts at one millisecond than a page holds. Before a
-      // page size is proven, the last page that added rows bounds it from below (a page holds no more).
       const size = this.proven ?? Math.max(this.lastSeekRows ?? 0, 2);
-      if (unique.length < size) return { fresh, done: true, cursor: this.checkpointCursor, duplicates, undated };
-      // A full page of rows already read: more contacts share this createdAt than a page holds.
-      this.slice = { at: oldest, page: 1, cursorBefore: this.cursor };
-      return { fresh, done: false, cursor: this.checkpointCursor, duplicates, undated };
+      if (unique.length < size) return result(true);
+      // A full page of rows already read: more rows share this bucket than a page holds.
+      this.startSlice(oldest);
+      return result(false);
     }
-    // Next: createdAt <= oldest (endsAt = oldest + 1 ms). Rows at `oldest` not yet read may follow.
-    this.lastSeekRows = unique.length;
+    this.advance(dated, oldest, unique.length);
+    return result(short);
+  }
+
+  private startSlice(oldest: number): void {
+    const bucket = this.bucketStart(oldest);
+    this.slice = {
+      low: bucket - this.quantum, high: bucket + this.quantum - 1, page: 1, cursorBefore: this.cursor,
+      counted: 0, readIds: new Set(), allIds: new Set(), reads: 0, newInRead: false,
+    };
+  }
+
+  /** A page that brought new rows: the next request starts at the bucket of its oldest row (rows there may follow). */
+  private advance(dated: number[], oldest: number, rows: number): void {
+    this.lastSeekRows = rows;
     this.newest ??= Math.max(...dated);
     this.seekPages += 1;
-    this.cursor = new Date(oldest + MS);
+    this.cursor = this.bucketStart(oldest) + this.quantum - 1;
     this.prune();
-    return { fresh, done: short, cursor: this.checkpointCursor, duplicates, undated };
+  }
+
+  private acceptSlice(rows: RawContact[]): void {
+    const slice = this.slice!;
+    if (rows.length > 0) {
+      slice.counted += rows.length;
+      for (const row of rows) {
+        slice.readIds.add(row._id);
+        if (!slice.allIds.has(row._id)) {
+          slice.allIds.add(row._id);
+          slice.newInRead = true;
+        }
+      }
+      slice.page += 1;
+      return;
+    }
+    // An empty page: one complete read of the slice.
+    slice.reads += 1;
+    const proven = !this.options.unstableTies || (!slice.newInRead && slice.allIds.size >= slice.counted && slice.reads >= 2);
+    if (!proven) {
+      if (slice.reads >= MAX_SLICE_READS) {
+        throw new ContractError(
+          `${slice.reads} complete reads of the ${slice.counted} contacts sharing ${this.describeKey(slice.high)} still brought new ones: the API's ` +
+            "order among them changes with every request, so the sync cannot prove it has them all. Nothing of this page was written; " +
+            "the checkpoint is unchanged. Run `contacts-sync check` and report what it shows.",
+        );
+      }
+      slice.page = 1;
+      slice.counted = 0;
+      slice.readIds = new Set();
+      slice.newInRead = false;
+      return;
+    }
+    // Seek on strictly below the slice. The next request's over-coverage (its upper bound reaches one bucket
+    // up) lands inside the slice, which was read.
+    this.slice = null;
+    this.cursor = slice.low - 1;
+    this.prune();
   }
 
   /** Forget ids that no later request can return (keeps memory bounded by a page or two). */
   private prune(): void {
-    if (!this.cursor) return;
-    // The read goes newest-first: the next request asks for createdAt at or below the cursor, so a row newer
-    // than that can never come back. Rows without a parsable createdAt (Infinity) are kept: they cannot be placed.
-    const ceiling = this.cursor.getTime() + MS;
-    for (const [id, t] of this.recent) if (t > ceiling && t !== Number.POSITIVE_INFINITY) this.recent.delete(id);
+    if (this.cursor === null) return;
+    // A request reaches at most one bucket above the cursor's (its bound is widened by a quantum).
+    const ceiling = this.bucketStart(this.cursor) + 2 * this.quantum;
+    for (const [id, k] of this.recent) if (k > ceiling && k !== Number.POSITIVE_INFINITY) this.recent.delete(id);
   }
 
-  /** Ids remembered to tell repeated rows from new ones (about a page; tests check it stays so). */
   get remembered(): number {
     return this.recent.size;
   }
 
-  /** A finished read keeps nothing. */
   forget(): void {
     this.recent.clear();
   }
 
-  private check(request: SeekRequest, rows: RawContact[], times: (number | null)[]): void {
-    const lastSeen = request.query.lastSeenAt;
-    if (lastSeen) {
-      const from = lastSeen.from!.getTime() - MS;
-      const to = lastSeen.to!.getTime() + MS;
-      for (const row of rows) {
-        const t = parseTime(row.lastSeenAt);
-        if (t === null) {
-          throw new ContractError(
-            `The inbox API returned contact ${row._id} with lastSeenAt ${JSON.stringify(row.lastSeenAt ?? null)}, which is not an ISO-8601 ` +
-              "date with a time zone, so the sync cannot check that it is inside the requested window. Nothing of this page was written; the checkpoint is unchanged.",
-          );
-        }
-        if (t < from || t > to) {
-          throw new ContractError(
-            `The inbox API returned contact ${row._id} with lastSeenAt ${JSON.stringify(row.lastSeenAt ?? null)}, outside the requested ` +
-              `window ${lastSeen.from!.toISOString()} .. ${lastSeen.to!.toISOString()}: it ignored the lastSeenAt filter, so a page ` +
-              "cannot be trusted to be the window. Nothing of this page was written; the checkpoint is unchanged. " +
-              "Check INBOX_API_URL (another brand or API version may name the filter differently).",
-          );
-        }
-      }
-    }
-    const created = request.query.createdAt;
-    if (created) {
-      const to = created.to ? created.to.getTime() : Number.POSITIVE_INFINITY;
-      const from = created.from ? created.from.getTime() : Number.NEGATIVE_INFINITY;
-      rows.forEach((row, i) => {
-        const t = times[i];
-        if (t !== null && t !== undefined && (t > to || t < from)) {
-          throw new ContractError(
-            `The inbox API returned contact ${row._id} created ${String(row.createdAt)}, outside the requested createdAt range ` +
-              `(${created.from?.toISOString() ?? "open"} .. ${created.to?.toISOString() ?? "open"}): it ignored the createdAt filter, which the sync relies on to page safely. ` +
-              "Nothing of this page was written; the checkpoint is unchanged.",
-          );
-        }
-      });
+  private describeKey(key: number): string {
+    const t = toKey(key, this.options.order.direction);
+    return `${this.options.order.field} ${new Date(t).toISOString()}`;
+  }
+
+  private check(request: SeekRequest, rows: RawContact[], keys: (number | null)[]): void {
+    const { order } = this.options;
+    for (const field of ["lastSeenAt", "createdAt"] as const) {
+      const sent = request.query[field];
+      if (sent) this.checkRange(field, sent, rows);
     }
     let previous = Number.POSITIVE_INFINITY;
     rows.forEach((row, i) => {
-      const t = times[i];
-      if (t === null || t === undefined) return;
-      if (t > previous) {
-        throw new ContractError(
-          `The inbox API did not return contacts newest-first by createdAt (contact ${row._id} created ${String(row.createdAt)} ` +
-            `follows one created ${new Date(previous).toISOString()}). The sync pages by createdAt and cannot guarantee ` +
-            "completeness in another order, so it stopped. Nothing of this page was written; the checkpoint is unchanged.",
+      const k = keys[i];
+      if (k === null || k === undefined) return;
+      if (k > previous) {
+        throw new ContradictionError(
+          `The inbox API did not return contacts ${order.direction === "desc" ? "newest" : "oldest"}-first by ${order.field} as measured ` +
+            `(contact ${row._id} with ${order.field} ${String(row[order.field])} follows one with ${new Date(toKey(previous, order.direction)).toISOString()}). ` +
+            "The sync pages along that order and cannot guarantee completeness in another, so it stopped. Nothing of this page was written; " +
+            "the checkpoint is unchanged. Run `contacts-sync check` to measure the API again.",
         );
       }
-      previous = t;
+      previous = k;
     });
   }
+
+  private checkRange(field: OrderField, sent: DateRange, rows: RawContact[]): void {
+    const accepted = acceptedRange(sent, this.quantum);
+    if (accepted.from === Number.NEGATIVE_INFINITY && accepted.to === Number.POSITIVE_INFINITY) return;
+    const shown = `${sent.from?.toISOString() ?? "open"} .. ${sent.to?.toISOString() ?? "open"}`;
+    for (const row of rows) {
+      const t = parseInstant(row[field]);
+      if (t === null) {
+        // Rows without the field cannot match a filter on it; undated createdAt rows are tolerated (kept, not steering).
+        if (field === "createdAt") continue;
+        throw new ContractError(
+          `The inbox API returned contact ${row._id} with ${field} ${JSON.stringify(row[field] ?? null)}, which is not an ISO-8601 ` +
+            `date with a time zone, so the sync cannot check that it is inside the requested range ${shown}. Nothing of this page was written; the checkpoint is unchanged.`,
+        );
+      }
+      if (t < accepted.from || t > accepted.to) {
+        throw new ContradictionError(
+          `The inbox API returned contact ${row._id} with ${field} ${JSON.stringify(row[field])}, outside the requested range ${shown}: ` +
+            `it ignored the ${field} filter (or compares its bounds more coarsely than measured), so a page cannot be trusted to be the range. ` +
+            "Nothing of this page was written; the checkpoint is unchanged. Run `contacts-sync check` to measure the API again; " +
+            "also check INBOX_API_URL (another brand or API version may name the filter differently).",
+        );
+      }
+    }
+  }
+}
+
+function maxKey(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.max(a, b);
 }
 
 /** The same _id twice in one page: the later copy wins (one upsert cannot touch a row twice). */
@@ -282,7 +394,6 @@ export function dedupe(rows: RawContact[]): { unique: RawContact[]; duplicates: 
     byId.set(row._id, row);
   }
   if (byId.size === rows.length) return { unique: rows, duplicates: 0 };
-  // Keep the page order of the surviving copies.
   const keep = new Set(byId.values());
   return { unique: rows.filter((row) => keep.has(row)), duplicates: rows.length - byId.size };
 }

@@ -3,6 +3,8 @@ import { InboxClient } from "../../src/api/client.js";
 import type { Logger } from "../../src/log.js";
 import { startApiDouble, type ApiDouble, type DoubleOptions } from "../../src/double/server.js";
 import type { SyncContext } from "../../src/sync/runPass.js";
+import { guessedStrategy } from "../../src/sync/strategy.js";
+import type { Strategy } from "../../src/probe/profile.js";
 import { createDatabase, type TestDatabase } from "./db.js";
 import { quietLogger } from "./logs.js";
 
@@ -18,7 +20,11 @@ export interface Rig {
 
 export async function startRig(
   doubleOptions: Partial<DoubleOptions> = {},
-  options: { logger?: Logger; retries?: number; timeoutMs?: number; account?: string; lookbackMs?: number; lagMs?: number; concurrency?: number; lanePages?: number } = {},
+  options: {
+    logger?: Logger; retries?: number; timeoutMs?: number; account?: string; lookbackMs?: number; lagMs?: number; concurrency?: number; lanePages?: number;
+    /** The strategy to read with; default the documented guess (the double's default behaviour). null: measure the API as the product does. */
+    strategy?: Strategy | null;
+  } = {},
 ): Promise<Rig> {
   const double = await startApiDouble({ token: TOKEN, ...doubleOptions });
   const db = await createDatabase();
@@ -49,6 +55,7 @@ export async function startRig(
     },
     lanePages: options.lanePages ?? 4,
   };
+  if (options.strategy !== null) ctx.strategy = options.strategy ?? guessedStrategy();
   return {
     double,
     db,

@@ -12,9 +12,22 @@ const row = (id: string, createdMs: number, lastSeenMs = T + 1000): RawContact =
 });
 const window = { from: new Date(T), to: new Date(T + 10_000) };
 
+/** The documented guess (createdAt newest-first, exact bounds), as the sync read before it measured anything. */
+const GUESS = { order: { field: "createdAt", direction: "desc" } as const, policy: { quantumMs: 1, bothBounds: false } };
+
+function seekOf(o: { lastSeenAt: { from: Date; to: Date } | null; createdUpTo: Date | null; cursor: Date | null; pageSize: number }): SeekWindow {
+  return new SeekWindow({
+    ...GUESS,
+    range: { from: null, to: o.createdUpTo?.getTime() ?? null },
+    fixed: o.lastSeenAt ? { lastSeenAt: { from: o.lastSeenAt.from.getTime(), to: o.lastSeenAt.to.getTime() } } : {},
+    cursor: o.cursor?.getTime() ?? null,
+    pageSize: o.pageSize,
+  });
+}
+
 describe("SeekWindow", () => {
   it("asks page 1 of the whole window first, widened by 1 ms each side", () => {
-    const seek = new SeekWindow({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
+    const seek = seekOf({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
     const req = seek.nextRequest();
     expect(req).toMatchObject({ page: 1, kind: "seek" });
     expect(req.query.lastSeenAt?.from?.toISOString()).toBe(new Date(T - 1).toISOString());
@@ -23,7 +36,7 @@ describe("SeekWindow", () => {
   });
 
   it("seeks below the oldest createdAt read, re-reading that millisecond, and ends on a page with nothing new", () => {
-    const seek = new SeekWindow({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
+    const seek = seekOf({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
     let req = seek.nextRequest();
     let res = seek.accept(req, [row("c", 300), row("b", 200), row("a", 100)]);
     expect(res.fresh.map((r) => r._id)).toEqual(["c", "b", "a"]);
@@ -31,7 +44,8 @@ describe("SeekWindow", () => {
     req = seek.nextRequest();
     // endsAt = oldest + 1 ms covers createdAt <= 100 whether the API includes its bound or not.
     expect(req.query.createdAt?.to?.getTime()).toBe(101);
-    expect(res.cursor?.getTime()).toBe(101);
+    // The stored cursor is the oldest createdAt read (inclusive): a resumed run re-reads that millisecond.
+    expect(res.cursor).toBe(100);
     res = seek.accept(req, [row("a", 100), row("z", 100), row("y", 50)]);
     expect(res.fresh.map((r) => r._id)).toEqual(["z", "y"]);
     req = seek.nextRequest();
@@ -41,30 +55,30 @@ describe("SeekWindow", () => {
   });
 
   it("is done at once on an empty first page", () => {
-    const seek = new SeekWindow({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
+    const seek = seekOf({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
     expect(seek.accept(seek.nextRequest(), []).done).toBe(true);
   });
 
   it("learns the page size from the largest page seen", () => {
-    const seek = new SeekWindow({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 1 });
+    const seek = seekOf({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 1 });
     seek.accept(seek.nextRequest(), [row("c", 300), row("b", 200), row("a", 100)]);
     expect(seek.learnedPageSize).toBe(3);
   });
 
   it("resumes from a stored cursor", () => {
-    const seek = new SeekWindow({ lastSeenAt: window, createdUpTo: null, cursor: new Date(5000), pageSize: 3 });
-    expect(seek.nextRequest().query.createdAt?.to?.getTime()).toBe(5000);
+    const seek = seekOf({ lastSeenAt: window, createdUpTo: null, cursor: new Date(5000), pageSize: 3 });
+    expect(seek.nextRequest().query.createdAt?.to?.getTime()).toBe(5001);
   });
 
   it("bounds a reconcile pass by createdUpTo, covering that instant", () => {
-    const seek = new SeekWindow({ lastSeenAt: null, createdUpTo: new Date(T), cursor: null, pageSize: 3 });
+    const seek = seekOf({ lastSeenAt: null, createdUpTo: new Date(T), cursor: null, pageSize: 3 });
     const req = seek.nextRequest();
     expect(req.query.lastSeenAt).toBeUndefined();
     expect(req.query.createdAt?.to?.getTime()).toBe(T + 1);
   });
 
   it("reads a millisecond holding more contacts than a page as a slice with page numbers, then seeks below it", () => {
-    const seek = new SeekWindow({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 3 });
+    const seek = seekOf({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 3 });
     let req = seek.nextRequest();
     seek.accept(req, [row("t1", 100), row("t2", 100), row("t3", 100)]);
     req = seek.nextRequest();
@@ -83,7 +97,7 @@ describe("SeekWindow", () => {
     req = seek.nextRequest();
     expect(req).toMatchObject({ kind: "slice", page: 3 });
     // While a slice is read, the stored cursor stays where the slice began: a resumed run redoes it.
-    expect(res.cursor?.getTime()).toBe(101);
+    expect(res.cursor).toBe(100);
     res = seek.accept(req, []);
     req = seek.nextRequest();
     expect(req.kind).toBe("seek");
@@ -93,39 +107,39 @@ describe("SeekWindow", () => {
   });
 
   it("refuses a page that is not newest-first by createdAt, before anything is written", () => {
-    const seek = new SeekWindow({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
+    const seek = seekOf({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
     expect(() => seek.accept(seek.nextRequest(), [row("a", 100), row("b", 200)])).toThrow(/newest-first by createdAt/);
   });
 
   it("refuses rows outside the lastSeenAt window: the API ignored the filter", () => {
-    const seek = new SeekWindow({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
+    const seek = seekOf({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
     const outside = row("x", 100, T + 60_000);
     expect(() => seek.accept(seek.nextRequest(), [outside])).toThrow(ContractError);
     expect(() => seek.accept(seek.nextRequest(), [outside])).toThrow(/ignored the lastSeenAt filter/);
   });
 
   it("accepts rows exactly on the window's bounds and 1 ms around them", () => {
-    const seek = new SeekWindow({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 5 });
+    const seek = seekOf({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 5 });
     const rows = [row("a", 500, T - 1), row("b", 400, T), row("c", 300, T + 10_000), row("d", 200, T + 10_001)];
     expect(seek.accept(seek.nextRequest(), rows).fresh).toHaveLength(4);
   });
 
   it("refuses rows above the createdAt bound: the API ignored the seek filter", () => {
-    const seek = new SeekWindow({ lastSeenAt: null, createdUpTo: null, cursor: new Date(1000), pageSize: 3 });
+    const seek = seekOf({ lastSeenAt: null, createdUpTo: null, cursor: new Date(1000), pageSize: 3 });
     expect(() => seek.accept(seek.nextRequest(), [row("a", 5000)])).toThrow(/ignored the createdAt filter/);
   });
 
   it("refuses a page where no createdAt parses, and tolerates a few that do not", () => {
-    const seek = new SeekWindow({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 3 });
+    const seek = seekOf({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 3 });
     expect(() => seek.accept(seek.nextRequest(), [{ _id: "a", createdAt: "yesterday" }])).toThrow(/createdAt that parses/);
-    const ok = new SeekWindow({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 3 });
+    const ok = seekOf({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 3 });
     const res = ok.accept(ok.nextRequest(), [row("a", 300), { _id: "b", createdAt: "garbage" }, row("c", 100)]);
     expect(res.undated).toBe(1);
     expect(res.fresh).toHaveLength(3);
   });
 
   it("requires a lastSeenAt on every row of a lastSeenAt window", () => {
-    const seek = new SeekWindow({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
+    const seek = seekOf({ lastSeenAt: window, createdUpTo: null, cursor: null, pageSize: 3 });
     expect(() => seek.accept(seek.nextRequest(), [{ _id: "a", createdAt: new Date(100).toISOString(), lastSeenAt: null }])).toThrow(/lastSeenAt null/);
   });
 });
@@ -140,7 +154,7 @@ describe("dedupe", () => {
 
 describe("SeekWindow memory", () => {
   it("remembers about a page of ids however long the read", () => {
-    const seek = new SeekWindow({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 50 });
+    const seek = seekOf({ lastSeenAt: null, createdUpTo: null, cursor: null, pageSize: 50 });
     let t = 10_000_000;
     let id = 0;
     let most = 0;

@@ -11,6 +11,8 @@ export interface Checkpoint {
   windowStart: Date | null;
   windowEnd: Date | null;
   cursor: Date | null;
+  /** The order the cursor is a position on ("createdAt desc"...); null: written before the order was measured. */
+  cursorOrder: string | null;
   runId: bigint | null;
   pageSize: number | null;
   lastCompletedAt: Date | null;
@@ -27,6 +29,7 @@ export async function readCheckpoint(db: Db, account: string, kind: PassKind): P
     windowStart: row?.windowStart ?? null,
     windowEnd: row?.windowEnd ?? null,
     cursor: row?.cursor ?? null,
+    cursorOrder: row?.cursorOrder ?? null,
     runId: row?.runId ?? null,
     pageSize: row?.pageSize ?? null,
     lastCompletedAt: row?.lastCompletedAt ?? null,

@@ -32,3 +32,21 @@ export async function markUnseenDeleted(tx: Prisma.TransactionClient, passId: bi
 export async function forgetSeen(tx: Prisma.TransactionClient, account: string): Promise<void> {
   await tx.$executeRaw`DELETE FROM reconcile_seen WHERE account = ${account}`;
 }
+
+/** The live contacts a pass did not see, with their createdAt (for verifying them one by one), at most `limit`. */
+export async function listUnseen(
+  tx: Prisma.TransactionClient,
+  passId: bigint,
+  account: string,
+  createdUpTo: Date,
+  limit: number,
+): Promise<{ id: string; createdAt: Date | null }[]> {
+  const rows = await tx.$queryRaw<{ id: string; created_at: Date | null }[]>`
+    SELECT c.id, c.created_at FROM contacts c
+    WHERE c.account = ${account} AND c.deleted_at IS NULL
+      AND (c.created_at IS NULL OR c.created_at <= ${createdUpTo})
+      AND NOT EXISTS (SELECT 1 FROM reconcile_seen s WHERE s.run_id = ${passId} AND s.id = c.id)
+    ORDER BY c.id
+    LIMIT ${limit}`;
+  return rows.map((r) => ({ id: r.id, createdAt: r.created_at }));
+}

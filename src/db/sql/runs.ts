@@ -44,13 +44,32 @@ export async function addRunCounters(tx: Prisma.TransactionClient, runId: bigint
     UPDATE sync_runs SET
       pages = pages + ${page.pages}, received = received + ${page.received}, inserted = inserted + ${page.inserted},
       updated = updated + ${page.updated}, unchanged = unchanged + ${page.unchanged}, restored = restored + ${page.restored},
-      requests = GREATEST(requests, ${page.requests}), retries = GREATEST(retries, ${page.retries})
+      requests = requests + ${page.requests}, retries = retries + ${page.retries}
     WHERE id = ${runId}`;
 }
 
-export async function finishRun(db: Db, runId: bigint, status: RunStatus, counters: RunCounters, error?: string): Promise<void> {
+/** What a run measured of the API and how it read it. */
+export interface RunApiFacts {
+  clockSkewMs: number | null;
+  strategy: string | null;
+}
+
+export async function finishRun(db: Db, runId: bigint, status: RunStatus, counters: RunCounters, error?: string, facts?: RunApiFacts): Promise<void> {
   await db.syncRun.update({
     where: { id: runId },
-    data: { ...counters, status, finishedAt: new Date(), error: error ?? null },
+    data: {
+      ...counters, status, finishedAt: new Date(), error: error ?? null,
+      ...(facts ? { clockSkewMs: facts.clockSkewMs === null ? null : Math.round(facts.clockSkewMs), strategy: facts.strategy } : {}),
+    },
   });
+}
+
+/** The API's clock skew as measured by the account's latest run that measured one (ms), or null. */
+export async function lastMeasuredSkew(db: Db, account: string): Promise<number | null> {
+  const run = await db.syncRun.findFirst({
+    where: { account, clockSkewMs: { not: null } },
+    orderBy: { id: "desc" },
+    select: { clockSkewMs: true },
+  });
+  return run?.clockSkewMs ?? null;
 }
