@@ -19,9 +19,9 @@ import { finishRun, lastMeasuredSkew, saveRunCounters, startRun, ZERO_COUNTERS, 
 import { countUnseen, forgetSeen, listUnseen, markUnseenDeleted, recordSeen } from "../db/sql/reconcileDeletes.js";
 import { pruneHistoryAfterPass } from "../db/sql/pruneHistory.js";
 import { describeOrder, formatSkew, SKEW_NOISE_MS, type Strategy } from "../probe/profile.js";
-import { SeekWindow, type SeekRequest } from "./seek.js";
-import { PartitionRead } from "./partition.js";
-import { runLanes, type LaneStream } from "./lanes.js";
+import type { SeekRequest } from "./seek.js";
+import { runLanes } from "./lanes.js";
+import { createdAtRead, lastSeenAtRead, reconcileOrder, type ReadSpec } from "./reads.js";
 import { pageSink, type PassExtras } from "./sink.js";
 import { ClockSkew, SKEW_UNCERTAINTY_MS } from "./clock.js";
 import { fromKey, renderRange, toKey, type InstantRange } from "./ranges.js";
@@ -181,53 +181,6 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
 
 // ---------------------------------------------------------------------------------------------------------
 // Reads
-
-interface ReadSpec {
-  stream: LaneStream;
-}
-
-/** A lastSeenAt range (a window or a backfill): seek on the API's order, the window a fixed filter or the seek's own range. */
-function lastSeenAtRead(strategy: Strategy, seen: InstantRange, cursor: number | null, pageSize: number | null): ReadSpec {
-  const common = {
-    order: strategy.order,
-    policy: { quantumMs: strategy.quantumMs, bothBounds: strategy.bothBounds },
-    cursor,
-    pageSize: pageSize ?? 1,
-    endOnEmptyPage: strategy.endOnEmptyPage,
-    unstableTies: strategy.unstableTies,
-  };
-  const stream =
-    strategy.order.field === "lastSeenAt"
-      ? new SeekWindow({ ...common, range: seen })
-      : new SeekWindow({ ...common, range: { from: null, to: null }, fixed: { lastSeenAt: seen } });
-  return { stream };
-}
-
-/** The order a reconcile reads in: a createdAt seek where the API lists by createdAt, else createdAt parts (no order needed). */
-function reconcileOrder(strategy: Strategy): Strategy["order"] {
-  return strategy.order.field === "createdAt" ? strategy.order : { field: "createdAt", direction: "desc" };
-}
-
-/** Everything created up to `upTo`: a createdAt seek, or createdAt parts on an API that lists by lastSeenAt. */
-function createdAtRead(strategy: Strategy, upTo: number, cursor: number | null, pageSize: number): ReadSpec {
-  const policy = { quantumMs: strategy.quantumMs, bothBounds: strategy.bothBounds };
-  const range = { from: null, to: upTo };
-  if (strategy.order.field === "createdAt") {
-    return {
-      stream: new SeekWindow({
-        order: strategy.order, policy, range, cursor, pageSize,
-        endOnEmptyPage: strategy.endOnEmptyPage, unstableTies: strategy.unstableTies,
-      }),
-    };
-  }
-  // A seek on lastSeenAt would skip contacts seen while the pass reads, and never return those never seen.
-  return {
-    stream: new PartitionRead({
-      policy, range, cursor: cursor === null ? null : fromKey(cursor, "desc"), provenPageSize: null,
-      endOnEmptyPage: strategy.endOnEmptyPage, unstableTies: strategy.unstableTies,
-    }),
-  };
-}
 
 /** Reads one range completely through the lane scheduler and the page sink; returns the page size to store. */
 async function read(ctx: SyncContext, run: RunState, strategy: Strategy, spec: ReadSpec, kind: RunKind, extras: PassExtras): Promise<number> {

@@ -15,6 +15,8 @@ import type pg from "pg";
 import { InboxClient } from "../../src/api/client.js";
 import { startApiDouble, type ApiDouble } from "../../src/double/server.js";
 import { runIncremental, runReconcile, type SyncContext } from "../../src/sync/runPass.js";
+// These tests know their API (the double as documented): they read with that strategy instead of measuring it first.
+import { guessedStrategy } from "../../src/sync/strategy.js";
 import { createDatabase, type TestDatabase } from "../helpers/db.js";
 import { capturingLogger } from "../helpers/logs.js";
 import { startScripted, type Scripted } from "../helpers/scripted.js";
@@ -378,7 +380,7 @@ function context(account: string, logger = capturingLogger("debug")): { ctx: Syn
   return {
     client,
     lines: logger.lines,
-    ctx: { db, client, logger: logger.logger, config: { account, startAt: START_AT, lookbackMs: 0, lagMs: 0, concurrency: 1 } },
+    ctx: { db, client, logger: logger.logger, config: { account, startAt: START_AT, lookbackMs: 0, lagMs: 0, concurrency: 1 }, strategy: guessedStrategy() },
   };
 }
 
