@@ -191,7 +191,7 @@ async function read(ctx: SyncContext, run: RunState, strategy: Strategy, spec: R
     fetch: (request, signal) => fetchObserved(ctx, run, request, signal),
     commit: async (page) => {
       if (page.duplicates > 0) ctx.logger.warn({ duplicates: page.duplicates }, "a page repeated contact ids; the last copy of each was kept");
-      if (page.undated > 0) ctx.logger.warn({ undated: page.undated }, `contacts whose ${strategy.order.field} does not parse; kept, with the column null`);
+      if (page.undated > 0) ctx.logger.warn({ undated: page.undated }, `contacts with a ${strategy.order.field} that does not parse; kept, with ${strategy.order.field === "createdAt" ? "created_at" : "last_seen_at"} null`);
       const delta = await sink.write(page);
       // Counted only once committed: a page whose transaction failed is not in the figures.
       run.counters = addCounters(run.counters, delta);

@@ -358,6 +358,8 @@ export class SeekWindow {
     const accepted = acceptedRange(sent, this.quantum);
     if (accepted.from === Number.NEGATIVE_INFINITY && accepted.to === Number.POSITIVE_INFINITY) return;
     const shown = `${sent.from?.toISOString() ?? "open"} .. ${sent.to?.toISOString() ?? "open"}`;
+    // A lastSeenAt range is the window being read; a createdAt range is where the seek stands.
+    const what = field === "lastSeenAt" ? `window ${shown}` : `createdAt range (${shown})`;
     for (const row of rows) {
       const t = parseInstant(row[field]);
       if (t === null) {
@@ -365,12 +367,12 @@ export class SeekWindow {
         if (field === "createdAt") continue;
         throw new ContractError(
           `The inbox API returned contact ${row._id} with ${field} ${JSON.stringify(row[field] ?? null)}, which is not an ISO-8601 ` +
-            `date with a time zone, so the sync cannot check that it is inside the requested range ${shown}. Nothing of this page was written; the checkpoint is unchanged.`,
+            `date with a time zone, so the sync cannot check that it is inside the requested ${field === "lastSeenAt" ? "window" : "range"}. Nothing of this page was written; the checkpoint is unchanged.`,
         );
       }
       if (t < accepted.from || t > accepted.to) {
         throw new ContradictionError(
-          `The inbox API returned contact ${row._id} with ${field} ${JSON.stringify(row[field])}, outside the requested range ${shown}: ` +
+          `The inbox API returned contact ${row._id} ${field === "createdAt" ? `created ${String(row[field])}` : `with ${field} ${JSON.stringify(row[field])}`}, outside the requested ${what}: ` +
             `it ignored the ${field} filter (or compares its bounds more coarsely than measured), so a page cannot be trusted to be the range. ` +
             "Nothing of this page was written; the checkpoint is unchanged. Run `contacts-sync check` to measure the API again; " +
             "also check INBOX_API_URL (another brand or API version may name the filter differently).",

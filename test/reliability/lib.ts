@@ -167,8 +167,9 @@ const time = (v: unknown): number | null => (typeof v === "string" ? Date.parse(
 /**
  * Every contact the checkpoints claim is covered is mirrored, with the content the double lists:
  * - incremental: lastSeenAt in [SYNC_START_AT, synced_until]; and, for a window under way, lastSeenAt in
- *   the window and createdAt at or above the cursor (the cursor is the next request's createdAt endsAt);
- * - reconcile under way: createdAt in [cursor, createdUpTo], and each of them recorded as seen by the pass.
+ *   the window and createdAt above the cursor (the cursor is the oldest createdAt read: rows sharing it may
+ *   follow, so the next request covers it again);
+ * - reconcile under way: createdAt in (cursor, createdUpTo], and each of them recorded as seen by the pass.
  * Returns the ids that break it (empty: the checkpoint is not ahead of the data) and how many were covered.
  */
 export async function checkpointAhead(
@@ -196,7 +197,7 @@ export async function checkpointAhead(
     const seen = time(c.lastSeenAt);
     const created = time(c.createdAt)!;
     if (inc?.syncedUntil && seen !== null && seen >= startAt.getTime() && seen <= inc.syncedUntil.getTime()) check(id, c, "lastSeenAt within synced_until", incrementalContent);
-    else if (inc?.windowStart && inc.windowEnd && inc.cursor && seen !== null && seen >= inc.windowStart.getTime() && seen <= inc.windowEnd.getTime() && created >= inc.cursor.getTime()) {
+    else if (inc?.windowStart && inc.windowEnd && inc.cursor && seen !== null && seen >= inc.windowStart.getTime() && seen <= inc.windowEnd.getTime() && created > inc.cursor.getTime()) {
       check(id, c, "above the incremental cursor", incrementalContent);
     }
   }
@@ -205,7 +206,7 @@ export async function checkpointAhead(
     const seen = new Set((await db.query<{ id: string }>("SELECT id FROM reconcile_seen WHERE run_id = $1 AND account = $2", [rec.runId, account])).rows.map((r) => r.id));
     for (const [id, c] of source) {
       const created = time(c.createdAt)!;
-      if (created >= rec.cursor.getTime() && created <= rec.windowEnd.getTime()) {
+      if (created > rec.cursor.getTime() && created <= rec.windowEnd.getTime()) {
         check(id, c, "above the reconcile cursor");
         if (!seen.has(id)) violations.push(`${id} (above the reconcile cursor): not recorded as seen by the pass`);
       }
