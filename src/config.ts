@@ -30,6 +30,8 @@ export interface Config {
   startAt: Date;
   lookbackMs: number;
   lagMs: number;
+  /** A stored measurement of the API (check) older than this is measured again before a pass. */
+  checkMaxAgeMs: number;
   filters: Record<string, unknown>;
   timeoutMs: number;
   retries: number;
@@ -113,6 +115,7 @@ const schema = z.object({
   SYNC_START_AT: isoDate.default(new Date("2000-01-01T00:00:00.000Z")),
   SYNC_LOOKBACK: duration("10m", 30 * 86_400_000),
   SYNC_LAG: duration("1m", 86_400_000),
+  CHECK_MAX_AGE: duration("7d", 365 * 86_400_000).refine((ms) => ms >= 60_000, { message: "expected at least 1m" }),
   INBOX_FILTERS: z
     .string()
     .default("{}")
@@ -203,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
     startAt: v.SYNC_START_AT,
     lookbackMs: v.SYNC_LOOKBACK,
     lagMs: v.SYNC_LAG,
+    checkMaxAgeMs: v.CHECK_MAX_AGE,
     filters: v.INBOX_FILTERS,
     timeoutMs: v.INBOX_TIMEOUT,
     retries: v.INBOX_RETRIES,

@@ -30,6 +30,7 @@ export class SyncMetrics {
   readonly pages: Counter<"kind">;
   readonly lastSuccess: Gauge<"kind">;
   readonly checkpointLag: Gauge;
+  readonly clockSkew: Gauge;
   private syncedUntil: Date | null = null;
 
   /** `startAt`: where the mirror begins (SYNC_START_AT); the lag counts from there until a window completes. */
@@ -89,6 +90,11 @@ export class SyncMetrics {
         this.set(Math.max(0, (now() - until.getTime()) / 1000));
       },
     });
+    this.clockSkew = new Gauge({
+      name: "contacts_sync_api_clock_skew_seconds",
+      help: "The API's clock minus this process's, as the last pass measured it from the API's Date headers (windows are planned on the API's clock).",
+      registers,
+    });
     for (const kind of KINDS) {
       for (const outcome of OUTCOMES) this.runs.inc({ kind, outcome }, 0);
       for (const result of RESULTS) this.contacts.inc({ kind, result }, 0);
@@ -104,6 +110,11 @@ export class SyncMetrics {
   observeCheckpoint(kind: PassKind, checkpoint: { syncedUntil: Date | null; lastCompletedAt: Date | null }): void {
     if (kind === "incremental") this.syncedUntil = checkpoint.syncedUntil;
     if (checkpoint.lastCompletedAt) this.lastSuccess.set({ kind }, checkpoint.lastCompletedAt.getTime() / 1000);
+  }
+
+  /** What a pass measured of the API's clock (ms; null: no Date header seen). */
+  observeClockSkew(skewMs: number | null): void {
+    if (skewMs !== null) this.clockSkew.set(skewMs / 1000);
   }
 
   /** Counts one pass's figures as they grow (call with its cumulative counters; only the growth is added). */

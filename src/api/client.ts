@@ -201,6 +201,11 @@ export class InboxClient {
     };
   }
 
+  /** The same API, token and settings with other filters (its own connections: close it when done). */
+  withFilters(filters: Record<string, unknown>): InboxClient {
+    return new InboxClient({ ...this.options, filters });
+  }
+
   async close(): Promise<void> {
     await this.dispatcher.close();
   }

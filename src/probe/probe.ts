@@ -122,7 +122,8 @@ export async function probeApi(client: InboxClient, options: ProbeOptions): Prom
   const listing = await readListing(session);
   const rows = listing.pages.flat();
   const pageSize = pageSizeOf(listing.lengths);
-  const orderFound = detectOrder(rows);
+  // Judged within each page: on a busy inbox rows shift between two requests, so page seams can overlap.
+  const orderFound = detectOrderInPages(listing.pages);
   if (orderFound.note) notes.push(orderFound.note);
   const order = orderFound.order;
   const short = shortPagesOf(listing.lengths, pageSize);
@@ -155,7 +156,8 @@ export async function probeApi(client: InboxClient, options: ProbeOptions): Prom
   }
   const stableTies = await guarded("tie stability", null, () =>
     tieStability(session, ties, order, pageSize, honoured[order?.field ?? "createdAt"], bounds, notes));
-  const unlisted = await guarded("unlisted filters", null, () => unlistedFlagsApplied(session, rows, order, filters, options.withFilters, notes));
+  const withFilters = options.withFilters ?? ((f: Record<string, unknown>) => client.withFilters(f));
+  const unlisted = await guarded("unlisted filters", null, () => unlistedFlagsApplied(session, rows, order, filters, withFilters, notes));
 
   const clock = clockSkew(session.samples);
   notes.push(...clock.notes);
@@ -256,6 +258,34 @@ export function detectOrder(rows: RawContact[]): { order: ApiOrder | null; note?
   return { order: fits[0]!.order };
 }
 
+/**
+ * The order the pages follow, each judged on its own: rows created or seen between two requests shift the
+ * list, so the first row of a page may sort above the last row of the page before (a busy inbox is not an
+ * unordered one). Steps are summed over the pages.
+ */
+export function detectOrderInPages(pages: RawContact[][]): { order: ApiOrder | null; note?: string } {
+  const nonEmpty = pages.filter((p) => p.length > 0);
+  const rows = nonEmpty.flat();
+  const fits: { order: ApiOrder; steps: number }[] = [];
+  for (const field of ["createdAt", "lastSeenAt"] as const) {
+    for (const direction of ["desc", "asc"] as const) {
+      let steps = 0;
+      for (const page of nonEmpty) {
+        const s = stepsInOrder(page, field, direction);
+        if (s === null) {
+          steps = -1;
+          break;
+        }
+        steps += s;
+      }
+      if (steps >= MIN_ORDER_STEPS) fits.push({ order: { field, direction }, steps });
+    }
+  }
+  if (fits.length === 0) return detectOrder(rows).order === null ? detectOrder(rows) : { order: null, note: `the ${rows.length} rows read follow no order of createdAt or lastSeenAt within their pages` };
+  if (fits.length > 1) return { order: fits[0]!.order, note: `both createdAt and lastSeenAt fit the order of the ${rows.length} rows read; createdAt assumed` };
+  return { order: fits[0]!.order };
+}
+
 /** Strict steps in `direction` when the rows are monotonic in it (nulls placed as allowed), else null. */
 function stepsInOrder(rows: RawContact[], field: OrderField, direction: Direction): number | null {
   const values = rows.map((r) => stampOf(r, field));
@@ -326,6 +356,12 @@ async function oneSidedIgnored(session: ProbeSession, page1: RawContact[], twoSi
   const values = sortedValues(page1, "createdAt");
   if (values.length < 4) return null;
   const mid = values[Math.floor(values.length / 2)]!;
+  // Page 1 must show rows on both sides of X, or an API that ignores the range would answer the same rows
+  // (a bulk import filling page 1) and look like one that honours it.
+  if (!(values[0]! < mid && values[values.length - 1]! > mid)) {
+    notes.push("one-sided ranges: page 1 holds no rows on both sides of one createdAt (a bulk import?): not measurable");
+    return null;
+  }
   const upTo = await session.page({ createdAt: { from: null, to: new Date(mid) } }, 1);
   const from = await session.page({ createdAt: { from: new Date(mid), to: null } }, 1);
   const aboveUpTo = upTo.filter((r) => (stampOf(r, "createdAt") ?? -Infinity) > mid).length;
@@ -434,14 +470,22 @@ async function tieStability(
   const sequences: string[][] = [];
   for (let i = 0; i < reads; i++) {
     const ids: string[] = [];
-    for (let page = 1; page <= 4; page++) {
+    // The range may hold other rows before the group (a wider range than the one value): page on while pages
+    // are full and the group has not been passed.
+    for (let page = 1; page <= 6; page++) {
       const rows = await session.page(query, page);
       ids.push(...rows.filter((r) => stampOf(r, group.field) === group.value).map((r) => r._id));
       const last = rows[rows.length - 1];
       const full = pageSize !== null ? rows.length >= pageSize : rows.length > 0;
-      if (!full || !last || stampOf(last, group.field) !== group.value) break;
+      const lastValue = last ? stampOf(last, group.field) : null;
+      const passed = lastValue !== null && (order.direction === "desc" ? lastValue < group.value : lastValue > group.value);
+      if (!full || !last || passed) break;
     }
     sequences.push(ids);
+  }
+  if (sequences.some((s) => s.length < 2)) {
+    notes.push(`tie group of ${group.ids.length} rows sharing ${group.field} ${new Date(group.value).toISOString()}: its rows could not be read back together; stability not measured`);
+    return null;
   }
   const first = sequences[0]!.join(",");
   const stable = sequences.every((s) => s.join(",") === first);

@@ -31,6 +31,8 @@ export interface LaneStream {
   readonly learnedPageSize: number;
   readonly provenPageSize: number | null;
   readonly quantumMs: number;
+  /** The lowest key of the read (null: open): lanes are never split off below it. */
+  readonly lowestKey: number | null;
   bucketStart(key: number): number;
   setFloor(floor: number): void;
   /** A new lane over keys at or below `cursor` of the same read, bounded below by `floor` (null: open). */
@@ -142,11 +144,12 @@ export async function runLanes(first: LaneStream, options: LaneOptions): Promise
     if (raw < 3) return;
     const width = Math.max(2 * quantum, lane.stream.bucketStart(raw));
     let at = lane.stream.bucketStart(position - width);
-    if (at >= position) return;
+    const lowest = lane.stream.lowestKey;
+    if (at >= position || (lowest !== null && at <= lowest)) return;
     lane.stream.setFloor(at);
     // As many new lanes as are free, each `width` below the last; the lowest stays open-ended. A lane starting
     // at `at` reads keys at or below at - 1: the lanes partition the keys, overlapping only where bounds are widened.
-    for (let i = 1; i < free; i += 1) {
+    for (let i = 1; i < free && (lowest === null || at - width > lowest); i += 1) {
       addLane(lane.stream.lane(at - 1, at - width, proven), at - 1);
       at -= width;
     }

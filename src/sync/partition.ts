@@ -87,6 +87,10 @@ export class PartitionRead implements LaneStream {
     return this.quantum;
   }
 
+  get lowestKey(): number | null {
+    return this.bottom;
+  }
+
   bucketStart(key: number): number {
     return floorTo(key, this.quantum);
   }

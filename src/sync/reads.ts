@@ -33,9 +33,9 @@ export function reconcileOrder(strategy: Strategy): Strategy["order"] {
 }
 
 /** Everything created up to `upTo`: a createdAt seek, or createdAt parts on an API that lists by lastSeenAt. */
-export function createdAtRead(strategy: Strategy, upTo: number, cursor: number | null, pageSize: number): ReadSpec {
+export function createdAtRead(strategy: Strategy, upTo: number, cursor: number | null, pageSize: number, from: number | null = null): ReadSpec {
   const policy = { quantumMs: strategy.quantumMs, bothBounds: strategy.bothBounds };
-  const range = { from: null, to: upTo };
+  const range = { from, to: upTo };
   if (strategy.order.field === "createdAt") {
     return {
       stream: new SeekWindow({

@@ -219,70 +219,50 @@ function needsVerification(strategy: Strategy): boolean {
 }
 
 /**
- * Looks up every contact the pass did not return by its own createdAt. One that is there is alive (written,
- * and recorded as seen); one the lookup cannot rule out (its createdAt is unknown, or more contacts share it
- * than a page holds) is kept as seen too: only contacts proven absent are left to be marked deleted.
+ * Reads again, completely and on its own, the createdAt of every contact the pass did not return (each such
+ * instant is a tiny read: usually one page; a tie group larger than a page is read to a proven end as in the
+ * pass). What comes back is written and recorded as seen; a contact still missing is proven absent. A read
+ * that cannot be proven complete keeps its contacts live (recorded as seen), with the reason in the run.
  */
 async function verifyUnseen(ctx: SyncContext, run: RunState, strategy: Strategy, passId: bigint, createdUpTo: Date, pageSize: number, extras: PassExtras): Promise<void> {
   const { account } = ctx.config;
   const candidates = await listUnseen(ctx.db.prisma, passId, account, createdUpTo, VERIFY_LIMIT + 1);
   if (candidates.length === 0) return;
-  const policy = { quantumMs: strategy.quantumMs, bothBounds: strategy.bothBounds };
+  const keep = (ids: string[]) => ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, ids));
   if (candidates.length > VERIFY_LIMIT) {
     run.deletionsWithheld =
       `More than ${VERIFY_LIMIT} contacts were not returned by this pass, and on this API (${strategy.decisions.join("; ")}) a pass's read alone ` +
       "does not prove a contact gone: each must be looked up. None was marked deleted; the next reconcile tries again.";
     ctx.logger.warn({ candidates: `>${VERIFY_LIMIT}` }, run.deletionsWithheld);
-    await ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, candidates.map((c) => c.id)));
-    // Everything else unseen is kept as well: the mark below then marks nothing.
+    // Everything unseen is kept: the mark that follows then marks nothing.
     for (;;) {
       const more = await listUnseen(ctx.db.prisma, passId, account, createdUpTo, 10_000);
       if (more.length === 0) break;
-      await ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, more.map((c) => c.id)));
+      await keep(more.map((c) => c.id));
     }
     return;
   }
-  const sink = pageSink(ctx.db, account, run.id, { perPage: extras.perPage });
-  let alive = 0;
-  let unproven = 0;
-  for (const candidate of candidates) {
+  const byInstant = new Map<number, string[]>();
+  const unproven: string[] = [];
+  for (const c of candidates) {
+    if (c.createdAt === null) unproven.push(c.id);
+    else byInstant.set(c.createdAt.getTime(), [...(byInstant.get(c.createdAt.getTime()) ?? []), c.id]);
+  }
+  for (const [at, ids] of byInstant) {
     if (ctx.signal?.aborted) throw new StoppedError();
-    if (candidate.createdAt === null) {
-      unproven += 1;
-      await ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, [candidate.id]));
-      continue;
-    }
-    const at = candidate.createdAt.getTime();
-    const query = { createdAt: renderRange({ from: at, to: at }, policy) };
-    const rows = [];
-    let full = false;
-    for (let page = 1; page <= 20; page += 1) {
-      const answer = await fetchObserved(ctx, run, { query, page, kind: "slice" }, ctx.signal ?? new AbortController().signal);
-      rows.push(...answer.rows);
-      // Without short pages mid-list, a page shorter than a full one is the whole answer.
-      if (!strategy.endOnEmptyPage && answer.rows.length < pageSize) break;
-      if (answer.rows.length === 0) break;
-      if (page === 20) full = true;
-    }
-    const found = rows.filter((r) => r._id === candidate.id);
-    if (found.length > 0) {
-      alive += 1;
-      const delta = await sink.write({
-        lane: 0, fresh: found.slice(-1), received: 0, checkpoint: undefined, pageSize,
-        duplicates: 0, undated: 0, answer: { rows: found, sentAt: 0, receivedAt: 0, throttled: 0, retries: 0, attempts: 0 },
-      });
-      run.counters = addCounters(run.counters, { ...delta, pages: 0 });
-    } else if (full || (strategy.unstableTies && rows.length >= pageSize)) {
-      unproven += 1;
-      await ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, [candidate.id]));
+    try {
+      await read(ctx, run, strategy, createdAtRead(strategy, at, null, pageSize, at), "reconcile", { perPage: extras.perPage });
+    } catch (error) {
+      if (!(error instanceof ContractError)) throw error;
+      ctx.logger.warn({ createdAt: new Date(at), reason: scrub(error.message) }, "could not prove which contacts of one createdAt are gone; they stay live");
+      unproven.push(...ids);
     }
   }
-  if (alive + unproven > 0) {
-    ctx.logger.info({ candidates: candidates.length, alive, unproven }, "contacts the pass did not return, looked up one by one: only those proven absent are marked deleted");
+  if (unproven.length > 0) {
+    await keep(unproven);
+    run.deletionsWithheld = `${unproven.length} contacts not returned by the pass could not be proven absent (unknown createdAt, or a read of their createdAt that could not be proven complete); they stay live until a pass proves it.`;
   }
-  if (unproven > 0) {
-    run.deletionsWithheld = `${unproven} contacts not returned by the pass could not be proven absent (unknown createdAt, or more contacts share it than a page holds); they stay live until a pass proves it.`;
-  }
+  ctx.logger.info({ candidates: candidates.length, unproven: unproven.length }, "contacts the pass did not return, read again by their createdAt: only those proven absent are marked deleted");
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -145,6 +145,10 @@ export class SeekWindow {
     return this.quantum;
   }
 
+  get lowestKey(): number | null {
+    return this.bottom;
+  }
+
   /** The cursor as stored in the checkpoint: a resumed run starts its seek here. */
   get checkpointCursor(): number | null {
     return this.slice ? this.slice.cursorBefore : this.cursor;

@@ -34,12 +34,15 @@ export async function resolveStrategy(inputs: StrategyInputs, options: { remeasu
   const { db, client, account, filters, logger } = inputs;
   if (!options.remeasure) {
     const stored = await loadProfile(db.prisma, account);
-    if (stored && inputs.now.getTime() - stored.measuredAt.getTime() <= inputs.maxAgeMs) {
+    // A stored "not safe" is measured again: it may have been a passing state (a bulk import on page 1, a burst).
+    if (stored && stored.ok && inputs.now.getTime() - stored.measuredAt.getTime() <= inputs.maxAgeMs) {
       return { strategy: mustPlan(stored.profile, filters, "stored"), source: "stored", profile: stored.profile };
     }
     logger.info(
       stored ? { measuredAt: stored.measuredAt } : {},
-      stored ? "the stored measurement of the API is older than CHECK_MAX_AGE: measuring it again" : "first run against this API: measuring what it does (as `check` does)",
+      !stored ? "first run against this API: measuring what it does (as `check` does)"
+        : !stored.ok ? "the stored measurement said the API cannot be mirrored safely: measuring it again"
+        : "the stored measurement of the API is older than CHECK_MAX_AGE: measuring it again",
     );
   } else {
     logger.warn("a page contradicted what was measured of the API: measuring it again");

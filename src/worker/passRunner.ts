@@ -43,6 +43,7 @@ export class PassRunner {
       const ctx = { db, client, config, logger, signal, onPage: (_kind: unknown, counters: RunCounters) => tally(counters) };
       const summary = kind === "incremental" ? await runIncremental(ctx) : await runReconcile(ctx);
       tally(summary);
+      metrics.observeClockSkew(summary.clockSkewMs);
     } catch (error) {
       const summary = (error as { summary?: RunSummary }).summary;
       if (summary) tally(summary);
