@@ -214,8 +214,14 @@ async function fetchObserved(ctx: SyncContext, run: RunState, request: SeekReque
 // ---------------------------------------------------------------------------------------------------------
 // Deletions
 
+/**
+ * A pass's complete read proves a contact gone wherever every read ends on a proven end: a page shorter than
+ * the proven page size, a tie group read to convergence, a createdAt part whose whole answer fit a page. Only
+ * where short pages occur mid-list does a read end on an empty page that may hide more (a page of rows the API
+ * filtered out): there each missing contact is looked up before it is marked.
+ */
 function needsVerification(strategy: Strategy): boolean {
-  return strategy.unstableTies || strategy.endOnEmptyPage || strategy.order.field !== "createdAt" || strategy.quantumMs > 1;
+  return strategy.endOnEmptyPage;
 }
 
 /**
@@ -226,21 +232,20 @@ function needsVerification(strategy: Strategy): boolean {
  */
 async function verifyUnseen(ctx: SyncContext, run: RunState, strategy: Strategy, passId: bigint, createdUpTo: Date, pageSize: number, extras: PassExtras): Promise<void> {
   const { account } = ctx.config;
-  const candidates = await listUnseen(ctx.db.prisma, passId, account, createdUpTo, VERIFY_LIMIT + 1);
-  if (candidates.length === 0) return;
+  const all = await listUnseen(ctx.db.prisma, passId, account, createdUpTo, VERIFY_LIMIT + 1);
+  if (all.length === 0) return;
   const keep = (ids: string[]) => ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, ids));
-  if (candidates.length > VERIFY_LIMIT) {
-    run.deletionsWithheld =
-      `More than ${VERIFY_LIMIT} contacts were not returned by this pass, and on this API (${strategy.decisions.join("; ")}) a pass's read alone ` +
-      "does not prove a contact gone: each must be looked up. None was marked deleted; the next reconcile tries again.";
-    ctx.logger.warn({ candidates: `>${VERIFY_LIMIT}` }, run.deletionsWithheld);
-    // Everything unseen is kept: the mark that follows then marks nothing.
+  const candidates = all.slice(0, VERIFY_LIMIT);
+  let beyond = 0;
+  if (all.length > VERIFY_LIMIT) {
+    // Beyond the limit, contacts stay live this time: each reconcile proves (and marks) up to the limit.
     for (;;) {
       const more = await listUnseen(ctx.db.prisma, passId, account, createdUpTo, 10_000);
-      if (more.length === 0) break;
-      await keep(more.map((c) => c.id));
+      const rest = more.filter((c) => !candidates.some((k) => k.id === c.id));
+      if (rest.length === 0) break;
+      beyond += rest.length;
+      await keep(rest.map((c) => c.id));
     }
-    return;
   }
   const byInstant = new Map<number, string[]>();
   const unproven: string[] = [];
@@ -258,9 +263,14 @@ async function verifyUnseen(ctx: SyncContext, run: RunState, strategy: Strategy,
       unproven.push(...ids);
     }
   }
-  if (unproven.length > 0) {
-    await keep(unproven);
-    run.deletionsWithheld = `${unproven.length} contacts not returned by the pass could not be proven absent (unknown createdAt, or a read of their createdAt that could not be proven complete); they stay live until a pass proves it.`;
+  if (unproven.length > 0) await keep(unproven);
+  const withheld = [
+    unproven.length > 0 ? `${unproven.length} contacts not returned by the pass could not be proven absent (unknown createdAt, or a read of their createdAt that could not be proven complete)` : "",
+    beyond > 0 ? `${beyond} more were not looked up (at most ${VERIFY_LIMIT} per reconcile on this API: ${strategy.decisions.join("; ")})` : "",
+  ].filter(Boolean);
+  if (withheld.length > 0) {
+    run.deletionsWithheld = `${withheld.join("; ")}. They stay live until a reconcile proves them gone; the next one goes on.`;
+    ctx.logger.warn({ unproven: unproven.length, notLookedUp: beyond }, run.deletionsWithheld);
   }
   ctx.logger.info({ candidates: candidates.length, unproven: unproven.length }, "contacts the pass did not return, read again by their createdAt: only those proven absent are marked deleted");
 }

@@ -46,7 +46,7 @@ export async function listUnseen(
     WHERE c.account = ${account} AND c.deleted_at IS NULL
       AND (c.created_at IS NULL OR c.created_at <= ${createdUpTo})
       AND NOT EXISTS (SELECT 1 FROM reconcile_seen s WHERE s.run_id = ${passId} AND s.id = c.id)
-    ORDER BY c.id
+    ORDER BY c.created_at DESC NULLS LAST, c.id
     LIMIT ${limit}`;
   return rows.map((r) => ({ id: r.id, createdAt: r.created_at }));
 }
