@@ -14,7 +14,7 @@ import { LANE_PAGES } from "../../src/sync/runPass.js";
 import { startApiDouble, type ApiDouble } from "../../src/double/server.js";
 import { createDatabase, type TestDatabase } from "../helpers/db.js";
 import {
-  EXACT, TOKEN, checkpointAhead, cliEnv, compareMirror, exactness, installChaos, mirrorRows, observe, runFigures, size, sourceContacts,
+  cli, EXACT, TOKEN, checkpointAhead, cliEnv, compareMirror, exactness, installChaos, mirrorRows, observe, runFigures, size, sourceContacts,
   startCli, testPool, until, type Chaos, type CliProcess,
 } from "./lib.js";
 
@@ -145,6 +145,10 @@ beforeAll(async () => {
   pool = testPool(db.url);
   chaos = await installChaos(db.url);
   env = cliEnv(double.url, db.url, { INBOX_RETRIES: "0", LOG_LEVEL: "info" });
+  // As the README's first run does: measure the API once, so the killed processes read with that measurement
+  // (the kill points and the read figures below are about the pass, not the measurement).
+  const checked = await cli(["check"], env);
+  expect(checked.code, checked.stderr).toBe(0);
 }, 60_000);
 
 afterAll(async () => {
@@ -317,7 +321,7 @@ describe.sequential(`crashes: SIGKILL at ${SYNC_POINTS.length + RECONCILE_POINTS
     observe(task, `exit 0; ${cmp.live} live contacts equal to the double's, ${cmp.deleted} marked deleted; ${figures.updated} silent edits rewritten once each`);
   });
 
-  it("no page was read more often than the design allows", ({ task }) => {
+  it("no page was read more often than the design allows", async ({ task }) => {
     // Per kill: committed rows re-read on resume <= the boundary millisecond (plus, with lanes, the lanes below
     // the cursor: (SYNC_CONCURRENCY - 1) x LANE_PAGES pages); rows fetched and not committed <= 2 pages per lane.
     expect(reReads.length).toBe(SYNC_POINTS.length + RECONCILE_POINTS.length);
@@ -326,7 +330,16 @@ describe.sequential(`crashes: SIGKILL at ${SYNC_POINTS.length + RECONCILE_POINTS
     // cannot move, and the same request is sent once more to tell a tie cluster (a full page again: read that
     // millisecond as a slice) from the end of the read (docs/design.md). It happens at the bulk-import
     // millisecond, and when a resumed read's first answer is only the boundary row.
-    const repeated = bodies.flatMap((m) => [...m.entries()].filter(([b, n]) => n > 1 && !(n === 2 && tieRequests.has(b))).map(([b]) => b));
+    // And one more: where `check` could not show that tied rows keep their order (no tie group within its
+    // budget), a slice is read at least twice, until a complete read brings nothing new (docs/design.md).
+    const profile = (await pool.query<{ stable: boolean | null }>("SELECT (profile->>'stableTies')::boolean AS stable FROM api_profiles")).rows[0];
+    const sliceRereads = profile?.stable !== true;
+    const isSlice = (b: string) => {
+      const c = (JSON.parse(b) as { createdAt: { startAt: string; endsAt: string } }).createdAt;
+      return c.startAt !== "" && c.endsAt !== "" && Date.parse(c.endsAt) - Date.parse(c.startAt) === 3;
+    };
+    const repeated = bodies.flatMap((m) =>
+      [...m.entries()].filter(([b, n]) => n > 1 && !(n === 2 && tieRequests.has(b)) && !(n === 2 && sliceRereads && isSlice(b))).map(([b]) => b));
     expect(repeated).toEqual([]);
     const tieRepeats = bodies.reduce((a, m) => a + [...m.values()].filter((n) => n === 2).length, 0);
     const worst = Math.max(...served.flatMap((m) => [...m.values()]));
