@@ -1,20 +1,35 @@
-// `contacts-sync status`: what is mirrored, the checkpoints, the last runs.
+// `contacts-sync status`: what is mirrored, the checkpoints, the last runs: for every account in the
+// database (the demo's included), or one with --account.
 import type { Database } from "../db/client.js";
 import { readCheckpoint } from "../db/sql/checkpoints.js";
 import { pendingMigrations } from "../db/migrate.js";
 
 export interface StatusReport {
+  /** Every account with contacts, checkpoints or runs (one with --account), by name. */
+  accounts: AccountStatus[];
+  pendingMigrations: string[];
+}
+
+export interface AccountStatus {
   account: string;
   contacts: { live: number; deleted: number; lastSyncedAt: string | null };
   incremental: { syncedUntil: string | null; windowUnderWay: { from: string | null; to: string | null; cursor: string | null } | null; pageSize: number | null; lastCompletedAt: string | null };
   reconcile: { lastCompletedAt: string | null; passUnderWay: { createdUpTo: string | null; cursor: string | null } | null };
-  pendingMigrations: string[];
   lastRuns: { id: string; kind: string; status: string; startedAt: string; finishedAt: string | null; pages: number; received: number; inserted: number; updated: number; unchanged: number; deleted: number; error: string | null }[];
 }
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
-export async function statusReport(db: Database, account: string): Promise<StatusReport> {
+export async function statusReport(db: Database, only?: string): Promise<StatusReport> {
+  const names = only !== undefined ? [only] : (await db.prisma.$queryRaw<{ account: string }[]>`
+    SELECT account FROM contacts GROUP BY account
+    UNION SELECT account FROM sync_checkpoints UNION SELECT account FROM sync_runs ORDER BY account`).map((r) => r.account);
+  const accounts: AccountStatus[] = [];
+  for (const account of names) accounts.push(await accountStatus(db, account));
+  return { accounts, pendingMigrations: await pendingMigrations(db.pool) };
+}
+
+async function accountStatus(db: Database, account: string): Promise<AccountStatus> {
   const [counts] = await db.prisma.$queryRaw<{ live: number; deleted: number; last: Date | null }[]>`
     SELECT count(*) FILTER (WHERE deleted_at IS NULL)::int AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS deleted,
            max(synced_at) AS last
@@ -35,7 +50,6 @@ export async function statusReport(db: Database, account: string): Promise<Statu
       lastCompletedAt: iso(rec.lastCompletedAt),
       passUnderWay: rec.windowEnd ? { createdUpTo: iso(rec.windowEnd), cursor: iso(rec.cursor) } : null,
     },
-    pendingMigrations: await pendingMigrations(db.pool),
     lastRuns: runs.map((r) => ({
       id: String(r.id), kind: r.kind, status: r.status, startedAt: r.startedAt.toISOString(), finishedAt: iso(r.finishedAt),
       pages: r.pages, received: r.received, inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, deleted: r.deleted, error: r.error,
@@ -43,19 +57,27 @@ export async function statusReport(db: Database, account: string): Promise<Statu
   };
 }
 
-export function formatStatus(s: StatusReport): string {
+export function formatStatus(report: StatusReport): string {
   const lines = [
+    ...(report.accounts.length === 0 ? ["no account has been mirrored into this database yet (run `contacts-sync sync`, or `contacts-sync demo`)"] : []),
+    ...report.accounts.flatMap((s, i) => [...(i > 0 ? [""] : []), ...formatAccount(s)]),
+    "",
+    report.pendingMigrations.length ? `pending migrations: ${report.pendingMigrations.join(", ")} (run: contacts-sync migrate)` : "schema: up to date",
+  ];
+  return lines.join("\n");
+}
+
+function formatAccount(s: AccountStatus): string[] {
+  return [
     `account ${s.account}`,
     `contacts: ${s.contacts.live} live, ${s.contacts.deleted} marked deleted; last written ${s.contacts.lastSyncedAt ?? "never"}`,
     `incremental: synced up to lastSeenAt ${s.incremental.syncedUntil ?? "(nothing yet)"}` +
       (s.incremental.windowUnderWay ? `; window under way ${s.incremental.windowUnderWay.from} .. ${s.incremental.windowUnderWay.to} (resumes at createdAt < ${s.incremental.windowUnderWay.cursor ?? "top"})` : ""),
     `reconcile: last complete pass ${s.reconcile.lastCompletedAt ?? "never"}` + (s.reconcile.passUnderWay ? `; pass under way (resumes at createdAt < ${s.reconcile.passUnderWay.cursor ?? "top"})` : ""),
     `page size seen: ${s.incremental.pageSize ?? "not yet known"}`,
-    s.pendingMigrations.length ? `pending migrations: ${s.pendingMigrations.join(", ")} (run: contacts-sync migrate)` : "schema: up to date",
     "last runs:",
     ...(s.lastRuns.length === 0 ? ["  (none)"] : s.lastRuns.map((r) =>
       `  #${r.id} ${r.kind.padEnd(11)} ${r.status.padEnd(9)} ${r.startedAt}  pages ${r.pages}, received ${r.received}, +${r.inserted} ~${r.updated} =${r.unchanged} -${r.deleted}` +
         (r.error ? `\n      ${r.error.split("\n")[0]}` : ""))),
   ];
-  return lines.join("\n");
 }

@@ -47,6 +47,8 @@ export interface DoubleOptions {
   seed?: number;
   /** Clock in ms for generated dates and mutations (default Date.now). */
   now?: () => number;
+  /** The instant the generated data set ends at (default now()): fixed, a seed gives the same contacts every start. */
+  anchor?: number;
   /** Added to every answer (default 0). */
   latencyMs?: number;
   /** Default none. */
@@ -166,7 +168,7 @@ class Double implements ApiDouble {
     this.faults = opts.faults;
     this.beforeAnswer = opts.beforeAnswer;
     this.faultRng = new Rng(seed ^ 0x68e31da4);
-    this.store = new ContactStore(generateContacts(opts.contacts ?? 0, { seed, now }), {
+    this.store = new ContactStore(generateContacts(opts.contacts ?? 0, { seed, now: opts.anchor ?? now }), {
       seed,
       now,
       deletedVisible: opts.deletedVisible ?? false,
