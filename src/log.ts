@@ -30,6 +30,28 @@ export function scrub(text: string): string {
   return out;
 }
 
+/** The live line kept under the logs on a terminal (a pass's progress), if any. */
+let statusLine: string | undefined;
+
+/**
+ * Shows `text` as the one live line at the bottom of the terminal (stderr), replacing the last one;
+ * undefined removes it. Log lines are written above it, so neither garbles the other.
+ */
+export function showStatusLine(text: string | undefined): void {
+  process.stderr.write(`\r\x1b[2K${text ?? ""}`);
+  statusLine = text;
+}
+
+/** A log line for stderr, moved above the live line when there is one. */
+function aboveStatusLine(write: (line: string) => void): (line: string) => void {
+  return (line) => {
+    if (statusLine === undefined) return write(line);
+    process.stderr.write("\r\x1b[2K");
+    write(line);
+    process.stderr.write(statusLine);
+  };
+}
+
 /** "auto": pretty when the log stream (stderr) is a terminal, JSON lines otherwise (LOG_FORMAT). */
 export type LogFormat = "auto" | "json" | "pretty";
 
@@ -43,7 +65,7 @@ export function createLogger(level: string, destination?: DestinationStream, for
       timestamp: pino.stdTimeFunctions.isoTime,
       hooks: { streamWrite: scrub },
     },
-    destination ?? (pretty ? prettyDestination() : pino.destination({ dest: 2, sync: true })),
+    destination ?? (pretty ? prettyDestination() : jsonDestination()),
   );
 }
 
@@ -61,7 +83,12 @@ function prettyDestination(): DestinationStream {
     colorize: process.env.NO_COLOR === undefined || process.env.NO_COLOR === "",
   });
   const out = pino.destination({ dest: 2, sync: true });
-  return { write: (line: string) => void out.write(format(line)) };
+  return { write: aboveStatusLine((line: string) => void out.write(format(line))) };
+}
+
+function jsonDestination(): DestinationStream {
+  const out = pino.destination({ dest: 2, sync: true });
+  return process.stderr.isTTY ? { write: aboveStatusLine((line: string) => void out.write(line)) } : out;
 }
 
 /** A database URL safe to print: the password replaced. */

@@ -2,7 +2,7 @@
 // HTTP client's running totals; nothing else of the engine. On a terminal it keeps one live line on stderr;
 // otherwise it logs the same figures at `info` every PROGRESS_INTERVAL.
 import type { RunCounters, RunKind } from "./db/sql/runs.js";
-import type { Logger } from "./log.js";
+import { showStatusLine, type Logger } from "./log.js";
 
 /** The HTTP client's running totals (InboxClient has them). */
 export interface HttpTotals {
@@ -14,8 +14,8 @@ export interface HttpTotals {
 export interface ProgressOptions {
   http: HttpTotals;
   logger: Logger;
-  /** The live line's stream when it is a terminal; undefined: periodic log lines instead. */
-  terminal?: { write(text: string): unknown; columns?: number };
+  /** stderr is a terminal: keep a live line there (its width, to fit); undefined: periodic log lines instead. */
+  terminal?: { columns?: number };
   intervalMs: number;
   /** SYNC_CONCURRENCY: the most lanes a window reads at once. */
   concurrency: number;
@@ -46,6 +46,7 @@ export class Progress {
   private counters: RunCounters | undefined;
   private kind: RunKind | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(private readonly options: ProgressOptions) {
     const { requests, retries, throttled } = options.http;
@@ -70,9 +71,11 @@ export class Progress {
 
   /** Stops and clears the live line (the summary takes its place). */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
-    this.options.terminal?.write("\r\x1b[2K");
+    if (this.options.terminal) showStatusLine(undefined);
   }
 
   figures(): ProgressFigures {
@@ -110,11 +113,11 @@ export class Progress {
 
   private draw(): void {
     const { terminal, color } = this.options;
-    if (!terminal) return;
+    if (!terminal || this.stopped) return;
     const width = terminal.columns ?? 0;
     let line = this.text();
     if (width > 1 && line.length >= width) line = `${line.slice(0, width - 2)}…`;
-    terminal.write(`\r\x1b[2K${color ? `\x1b[2m${line}\x1b[22m` : line}`);
+    showStatusLine(color ? `\x1b[2m${line}\x1b[22m` : line);
   }
 }
 
