@@ -24,8 +24,9 @@ const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@"'?#]*:)([^\s@/"']+)(@)/gi
 
 /** The text with every registered secret and every URL password replaced; for logs and messages to users. */
 export function scrub(text: string): string {
-  // A password already masked (describeDatabaseUrl's ****) stays as it is.
-  let out = text.replace(URL_PASSWORD, (whole, head: string, password: string, at: string) => (/^\*+$|^\[REDACTED\]$/.test(password) ? whole : `${head}[REDACTED]${at}`));
+  // A password already masked (describeDatabaseUrl's ****), or the placeholder of an example URL, stays.
+  let out = text.replace(URL_PASSWORD, (whole, head: string, password: string, at: string) =>
+    /^(\*+|\[REDACTED\]|password)$/i.test(password) ? whole : `${head}[REDACTED]${at}`);
   for (const secret of secrets) out = out.split(secret).join("[REDACTED]");
   return out;
 }
