@@ -62,10 +62,9 @@ export class Progress {
 
   start(): this {
     const { terminal, intervalMs, logger } = this.options;
-    this.timer = terminal
-      ? setInterval(() => this.draw(), 1000)
-      : setInterval(() => logger.info(this.figures(), `progress: ${this.text()}`), intervalMs);
-    this.timer.unref();
+    if (terminal) this.timer = setInterval(() => this.draw(), 1000);
+    else if (intervalMs >= 1000) this.timer = setInterval(() => logger.info(this.figures(), `progress: ${this.text()}`), intervalMs);
+    this.timer?.unref();
     return this;
   }
 
