@@ -176,5 +176,5 @@ describe("contacts-sync CLI", () => {
     expect(Number(/contacts: (\d+) live/.exec(status.stdout)![1])).toBe(report.mirror.live);
     const narrowed = JSON.parse((await cli(["status", "--json", "--account", "nobody"], env)).stdout);
     expect(narrowed.accounts).toEqual([expect.objectContaining({ account: "nobody", contacts: expect.objectContaining({ live: 0 }) })]);
-  });
+  }, 180_000);
 });
