@@ -15,15 +15,15 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function openApp(config: Config, logger: Logger, options: { migrate?: boolean } = {}): Promise<App> {
+/** `port`: the embedded PostgreSQL's port (db --port); ignored with DATABASE_URL. */
+export async function openApp(config: Config, logger: Logger, options: { migrate?: boolean; port?: number } = {}): Promise<App> {
   registerSecret(config.token);
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {
-    embedded = await startEmbeddedPostgres(config.dataDir, logger);
+    embedded = await startEmbeddedPostgres(config.dataDir, logger, undefined, { port: options.port });
     url = embedded.url;
   }
-  if (config.databaseUrl) registerSecret(new URL(config.databaseUrl).password || undefined);
   // Each lane of a window writes on its own connection; plus the account lock and the status queries.
   const db = openDatabase(url, { poolSize: config.concurrency + 3 });
   try {

@@ -1,179 +1,162 @@
-// The command line: parses arguments and calls the same functions the worker and the tests use.
-import { parseUserInstant } from "./time.js";
-import { existsSync } from "node:fs";
+// The command line: parses arguments against the command table (src/commands/table.ts), and calls the same
+// functions the worker and the tests use. Help, validation and dispatch all come from the table.
+import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { loadConfig, type Config } from "./config.js";
+import { negativeValues } from "./double/main.js";
+import { loadConfig, unknownSettings } from "./config.js";
 import { ApiError, ConfigError, ContractError, StoppedError } from "./errors.js";
 import { createLogger, scrub, type Logger } from "./log.js";
-import { openApp, createClient } from "./app.js";
-import { migrate } from "./db/migrate.js";
-import { runBackfill, runIncremental, runReconcile, type RunSummary } from "./sync/runPass.js";
-import { checkBackfillRange } from "./sync/windows.js";
-import { statusReport, formatStatus } from "./commands/status.js";
-import { demo } from "./commands/demo.js";
-import { runCheck, formatCheck } from "./commands/check.js";
-import { grantReaderCommand, readerRoleArgument } from "./commands/grantReader.js";
-import { onShutdown } from "./signals.js";
+import { COMMANDS, findCommand, type Command, type OptionSpec } from "./commands/table.js";
+import { didYouMean } from "./suggest.js";
+import { DoubleUsageError } from "./double/main.js";
 
-const USAGE = `contacts-sync: mirror BotPenguin inbox contacts into PostgreSQL
+/** Exit statuses; the README's table lists the same, and a test checks it against real runs. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, killed: 130 } as const;
 
-usage: contacts-sync <command> [options]
+const HELP_OPTION: OptionSpec = { type: "boolean", short: "h", description: "show this command's help" };
 
-commands:
-  migrate                         bring the database schema up to date
-  sync                            one incremental pass over lastSeenAt since the checkpoint
-  reconcile [--allow-mass-delete] one full pass over all contacts; marks contacts the API no longer returns deleted
-  backfill --from <ISO> --to <ISO>  re-sync one lastSeenAt range without touching the checkpoint
-  status [--json]                 what is mirrored, the checkpoints, the last runs
-  check [--json]                  measure what the inbox API does (read-only, at most 40 requests) and whether it can be mirrored safely
-  demo [--contacts N]             run the product out of the box against the bundled API double
-  worker                          long-running scheduled mode (SYNC_CRON, RECONCILE_CRON)
-  db                              start the embedded PostgreSQL (when DATABASE_URL is unset) and print its URL
-  grant-reader <role>             create (if needed) a role that can read the mirror and nothing else (BI tools)
-  api-double [options]            run the bundled API double on its own (see --help there)
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
 
-Settings come from the environment and ./.env; see the README.`;
+export function generalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length + (c.arguments ? c.arguments.usage.length + 1 : 0)));
+  return [
+    "contacts-sync: mirror BotPenguin inbox contacts into PostgreSQL",
+    "",
+    "usage: contacts-sync <command> [options]",
+    "       contacts-sync <command> --help | help <command> | --version",
+    "",
+    "commands:",
+    ...COMMANDS.map((c) => `  ${`${c.name}${c.arguments ? ` ${c.arguments.usage}` : ""}`.padEnd(width)}  ${c.summary}`),
+    "",
+    "Settings come from the environment and ./.env; see the README. Exit status: 0 done (also when stopped",
+    "by SIGTERM/SIGINT), 1 a run failed, 2 bad usage or settings, 130 a second signal cut the stop short.",
+  ].join("\n");
+}
+
+export function commandHelp(c: Command): string {
+  const options = { ...c.options, help: HELP_OPTION };
+  const flag = (name: string, o: OptionSpec) => `${o.short ? `-${o.short}, ` : "    "}--${name}${o.value ? ` ${o.value}` : ""}`;
+  const width = Math.max(...Object.entries(options).map(([n, o]) => flag(n, o).length));
+  const facts = c.usesSettings === false
+    ? []
+    : [
+        "",
+        `${c.needsToken ? "Needs INBOX_API_TOKEN (or INBOX_API_TOKEN_FILE)." : "Needs no API token."} ` +
+          `${c.migrates ? "Brings the database schema up to date first." : "Does not change the schema."}`,
+      ];
+  return [
+    `usage: contacts-sync ${c.name}${c.arguments ? ` ${c.arguments.usage}` : ""} [options]`,
+    "",
+    c.summary,
+    ...(c.details ? ["", c.details] : []),
+    "",
+    "options:",
+    ...Object.entries(options).map(([n, o]) => `  ${flag(n, o).padEnd(width)}  ${o.description}`),
+    ...facts,
+  ].join("\n");
+}
+
+function usageError(message: string, hint = "run `contacts-sync --help` for the commands"): number {
+  process.stderr.write(`error: ${message}\n${hint}\n`);
+  return EXIT.usage;
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === "help" || command === "--help" || command === "-h") {
-    process.stdout.write(`${USAGE}\n`);
-    return command ? 0 : 2;
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    process.stderr.write(`${generalHelp()}\n`);
+    return EXIT.usage;
   }
-  if (command === "api-double") {
-    const { main: doubleMain } = await import("./double/main.js");
-    // It serves until SIGTERM/SIGINT, which it handles itself (closing and exiting 0); --help returns at once.
-    // A bad flag is one line and the usage text, not a stack trace.
-    const running = await doubleMain(rest).catch((error: unknown) => {
-      process.stderr.write(`api-double: ${error instanceof Error ? error.message : String(error)}\n`);
-      return null;
-    });
-    if (running === null) return 2;
-    if (running) await new Promise<never>(() => undefined);
-    return 0;
+  if (name === "--version" || name === "-V" || name === "version") {
+    process.stdout.write(`contacts-sync ${version()}\n`);
+    return EXIT.ok;
   }
-  if (existsSync(".env")) process.loadEnvFile(".env");
+  if (name === "--help" || name === "-h") {
+    process.stdout.write(`${generalHelp()}\n`);
+    return EXIT.ok;
+  }
+  if (name === "help") {
+    if (rest.length === 0) {
+      process.stdout.write(`${generalHelp()}\n`);
+      return EXIT.ok;
+    }
+    const c = findCommand(rest[0]!);
+    if (!c) return usageError(`unknown command "${rest[0]}"${didYouMean(rest[0]!, COMMANDS.map((x) => x.name))}`);
+    process.stdout.write(`${commandHelp(c)}\n`);
+    return EXIT.ok;
+  }
+  const command = findCommand(name);
+  if (!command) {
+    const hint = name.startsWith("-") ? "; options go after the command, e.g. `contacts-sync sync --json`" : didYouMean(name, COMMANDS.map((c) => c.name));
+    return usageError(`unknown command "${name}"${hint}`);
+  }
+
+  const options = { ...command.options, help: HELP_OPTION };
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    // A negative duration after --clock-skew (api-double) is a value, not an option.
+    const args = command.name === "api-double" ? negativeValues(rest) : rest;
+    ({ values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: parseOptions(options) }));
+  } catch (error) {
+    const message = (error as Error).message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
+    const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];
+    const suggestion = unknown ? didYouMean(unknown.replace(/^-+/, ""), Object.keys(options), (n) => `--${n}`) : "";
+    return usageError(`${command.name}: ${message}${suggestion}`, `run \`contacts-sync ${command.name} --help\` for its options`);
+  }
+  if (values.help) {
+    process.stdout.write(`${commandHelp(command)}\n`);
+    return EXIT.ok;
+  }
+  const args = command.arguments ?? { usage: "", min: 0, max: 0 };
+  if (positionals.length < args.min || positionals.length > args.max) {
+    const extra = positionals.length > args.max ? `unexpected argument "${positionals[args.max]}"` : `missing ${args.usage}`;
+    return usageError(`${command.name}: ${extra}`, `usage: contacts-sync ${command.name}${args.usage ? ` ${args.usage}` : ""} [options]; see --help`);
+  }
 
   let logger: Logger = createLogger("info");
   try {
-    const needsToken = ["sync", "reconcile", "backfill", "worker", "check"].includes(command);
-    if (!["migrate", "sync", "reconcile", "backfill", "status", "check", "demo", "worker", "db", "grant-reader"].includes(command)) {
-      process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
-      return 2;
-    }
-    const parsed = parseArgs({
-      args: rest,
-      strict: true,
-      // grant-reader <role> is the one command with a positional argument.
-      allowPositionals: command === "grant-reader",
-      options: {
-        json: { type: "boolean" },
-        from: { type: "string" },
-        to: { type: "string" },
-        contacts: { type: "string" },
-        "allow-mass-delete": { type: "boolean" },
-      },
-    });
-    const args: Args = { ...parsed.values, ...(command === "grant-reader" ? { role: readerRoleArgument(parsed.positionals) } : {}) };
-    const config = loadConfig(process.env, { needToken: needsToken });
-    logger = createLogger(config.logLevel, undefined, config.logFormat);
-    return await run(command, args, config, logger);
+    if (command.usesSettings === false) return await command.run({ values, positionals, config: undefined as never, logger, out });
+    if (existsSync(".env")) process.loadEnvFile(".env");
+    // --account is SYNC_ACCOUNT for this run: the same checks, the same single entry point.
+    const env = typeof values.account === "string" ? { ...process.env, SYNC_ACCOUNT: values.account } : process.env;
+    const config = loadConfig(env, { needToken: command.needsToken });
+    logger = createLogger(values.quiet ? "warn" : config.logLevel, undefined, config.logFormat);
+    for (const warning of unknownSettings(process.env)) logger.warn(warning);
+    return await command.run({ values, positionals, config, logger, out });
   } catch (error) {
     return report(error, logger);
   }
 }
 
-type Args = { json?: boolean; from?: string; to?: string; contacts?: string; "allow-mass-delete"?: boolean; role?: string };
+function out(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
 
-async function run(command: string, args: Args, config: Config, logger: Logger): Promise<number> {
-  if (command === "demo") {
-    const contacts = args.contacts === undefined ? 10_000 : Number(args.contacts);
-    if (!Number.isInteger(contacts) || contacts < 1 || contacts > 2_000_000) throw new ConfigError(["--contacts: expected a whole number from 1 to 2000000"]);
-    process.stdout.write(`${await demo(config, logger, { contacts })}\n`);
-    return 0;
-  }
-  if (command === "worker") {
-    const { runWorker } = await import("./worker/worker.js");
-    return runWorker(config, logger);
-  }
-  let range: { from: Date; to: Date } | undefined;
-  if (command === "backfill") {
-    if (!args.from || !args.to) throw new ConfigError(["backfill needs --from <ISO date> and --to <ISO date>"]);
-    const from = parseUserInstant(args.from);
-    const to = parseUserInstant(args.to);
-    if (!from || !to) throw new ConfigError(["--from and --to must be ISO-8601 dates, e.g. 2024-01-01 or 2024-01-01T00:00:00Z (a time needs a zone, and the date must exist)"]);
-    range = { from, to };
-    const problem = checkBackfillRange(range.from, range.to, new Date());
-    if (problem) throw new ConfigError([problem]);
-  }
-
-  // check migrates only once its probe has completed: a failed check writes nothing.
-  const app = await openApp(config, logger, { migrate: command !== "status" && command !== "check" });
-  const shutdown = new AbortController();
-  const unsubscribe = onShutdown(logger, () => shutdown.abort());
-  try {
-    if (command === "db") {
-      process.stdout.write(`${app.embedded ? "embedded PostgreSQL" : "PostgreSQL"} is up, schema migrated:\n  psql "${app.embedded?.url ?? "$DATABASE_URL"}"\nCtrl-C stops it.\n`);
-      await new Promise<void>((resolve) => shutdown.signal.addEventListener("abort", () => resolve()));
-      return 0;
-    }
-    if (command === "migrate") {
-      const { applied } = await migrate(app.db.pool, logger);
-      process.stdout.write(applied.length ? `applied ${applied.length} migration(s): ${applied.join(", ")}\n` : "schema is up to date\n");
-      return 0;
-    }
-    if (command === "grant-reader") {
-      process.stdout.write(`${await grantReaderCommand(app.db, args.role!)}\n`);
-      return 0;
-    }
-    if (command === "status") {
-      const report = await statusReport(app.db, config.account);
-      process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`);
-      return 0;
-    }
-    if (command === "check") {
-      const check = await runCheck({ db: app.db, config, logger, signal: shutdown.signal }).catch((error: unknown) => {
-        // --json prints exactly one object, failure included; the message also goes to stderr.
-        if (args.json && error instanceof ApiError) process.stdout.write(`${JSON.stringify({ ok: false, error: scrub(error.message) })}\n`);
-        throw error;
-      });
-      process.stdout.write(args.json ? `${JSON.stringify(check, null, 2)}\n` : `${formatCheck(check)}\n`);
-      return check.ok ? 0 : 1;
-    }
-    const client = createClient(config, logger);
-    try {
-      const ctx = { db: app.db, client, config, logger, signal: shutdown.signal };
-      let summary: RunSummary;
-      if (command === "sync") summary = await runIncremental(ctx);
-      else if (command === "reconcile") summary = await runReconcile(ctx, { allowMassDelete: args["allow-mass-delete"] === true });
-      else summary = await runBackfill(ctx, range!);
-      process.stdout.write(
-        `${summary.kind}: ${summary.status} in ${(summary.durationMs / 1000).toFixed(1)} s; requests ${summary.requests}, ` +
-          `received ${summary.received}, inserted ${summary.inserted}, updated ${summary.updated}, unchanged ${summary.unchanged}` +
-          `${summary.kind === "reconcile" ? `, marked deleted ${summary.deleted}` : ""}${summary.restored ? `, restored ${summary.restored}` : ""}\n`,
-      );
-      return 0;
-    } finally {
-      await client.close();
-    }
-  } finally {
-    unsubscribe();
-    await app.close();
-  }
+function parseOptions(options: Record<string, OptionSpec>) {
+  return Object.fromEntries(Object.entries(options).map(([n, o]) => [n, o.short ? { type: o.type, short: o.short } : { type: o.type }]));
 }
 
 function report(error: unknown, logger: Logger): number {
   if (error instanceof ConfigError) {
     process.stderr.write(`${scrub(error.message)}\n`);
-    return 2;
+    return EXIT.usage;
+  }
+  if (error instanceof DoubleUsageError) {
+    process.stderr.write(`${error.message}\n`);
+    return EXIT.usage;
   }
   if (error instanceof StoppedError) {
+    // Stopped on request (SIGTERM/SIGINT) at a page boundary: a clean end, not a failure.
     process.stderr.write(`${error.message}\n`);
-    return 130;
+    return EXIT.ok;
   }
   if (error instanceof ApiError || error instanceof ContractError) {
     process.stderr.write(`error: ${scrub(error.message)}\n`);
-    return 1;
+    return EXIT.failed;
   }
   const message = scrub(error instanceof Error ? error.message : String(error));
   logger.debug({ stack: scrub((error as Error)?.stack ?? "") }, "error details");
@@ -183,10 +166,10 @@ function report(error: unknown, logger: Logger): number {
       `error: The connection to PostgreSQL was lost during the run (${lost}). Every page committed before that is kept with its ` +
         "checkpoint; the next run resumes from there. Check that the database server is running and reachable (DATABASE_URL).\n",
     );
-    return 1;
+    return EXIT.failed;
   }
   process.stderr.write(`error: ${message}\n`);
-  return 1;
+  return EXIT.failed;
 }
 
 /** The reason, when an error says the database went away mid-run (server stopped, restarted, failed over). */

@@ -6,6 +6,7 @@ import { z } from "zod";
 import cron from "node-cron";
 import { ConfigError } from "./errors.js";
 import { parseDuration } from "./durations.js";
+import { nearest } from "./suggest.js";
 
 export const DEFAULT_API_URL = "https://api.v7.botpenguin.com";
 
@@ -50,6 +51,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** How long contact_changes keeps a change (pruned after each reconcile pass); 0 = forever. docs/sql.md. */
   historyRetentionMs: number;
+  /** Without a terminal, how often a long pass logs its progress (PROGRESS_INTERVAL). */
+  progressIntervalMs: number;
 }
 
 const duration = (fallback: string, max: number) =>
@@ -178,6 +181,8 @@ const schema = z.object({
   SHUTDOWN_GRACE: duration("25s", 600_000).refine((ms) => ms >= 1000, { message: "expected at least 1s" }),
   // Contact history (docs/sql.md): how far back contact_changes and contacts_as_of() reach; 0 keeps all.
   HISTORY_RETENTION: duration("365d", 3650 * 86_400_000),
+  // Progress of a long pass when stderr is not a terminal: one info line this often.
+  PROGRESS_INTERVAL: duration("30s", 86_400_000).refine((ms) => ms >= 1000, { message: "expected at least 1s" }),
 });
 
 /** Names of every variable the config reader accepts (docs and tests check this list against the README). */
@@ -220,7 +225,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
     readyMaxAgeMs: v.READY_MAX_AGE,
     shutdownGraceMs: v.SHUTDOWN_GRACE,
     historyRetentionMs: v.HISTORY_RETENTION,
+    progressIntervalMs: v.PROGRESS_INTERVAL,
   };
+}
+
+/** The prefixes of this program's own settings: a name with one of them that it does not know is a slip. */
+const OWN_PREFIXES = ["INBOX_", "SYNC_", "CONTACTS_SYNC_"];
+
+/**
+ * One warning per variable that looks like one of ours but is not (INBOX_API_TOKN, SYNC_LOOKBAK), with the
+ * nearest known name. Derived from the schema, so a setting added there is known here at once.
+ */
+export function unknownSettings(env: NodeJS.ProcessEnv, known: readonly string[] = CONFIG_VARIABLES): string[] {
+  return Object.keys(env)
+    .filter((name) => OWN_PREFIXES.some((p) => name.startsWith(p)) && !known.includes(name))
+    .sort()
+    .map((name) => {
+      const match = nearest(name, known);
+      return `${name} is not a setting of contacts-sync and is ignored${match ? `; did you mean ${match}?` : ""}`;
+    });
 }
 
 /**

@@ -24,7 +24,7 @@ export class ApiError extends Error {
   constructor(
     readonly kind: ApiErrorKind,
     message: string,
-    readonly details: { status?: number; retryAfterMs?: number; serverMessages?: string[] } = {},
+    readonly details: { status?: number; retryAfterMs?: number; serverMessages?: string[]; unreachable?: "refused" | "dns" } = {},
   ) {
     super(message);
   }

@@ -1,5 +1,7 @@
 // One logger for the whole process. Secrets are kept out twice: known fields are redacted by path, and
-// every line is scrubbed of the token's literal text before it is written (whatever field it hid in).
+// every line is scrubbed before it is written (whatever field they hid in): of the token's literal text, and
+// of the password of any URL. A database password is scrubbed where it appears as one (in a URL), not as a
+// word: a short password such as "contacts-sync" would otherwise blank out ordinary text.
 import pino, { type Logger, type DestinationStream } from "pino";
 import { prettyFactory } from "pino-pretty";
 
@@ -12,16 +14,43 @@ const REDACT_PATHS = [
 
 const secrets = new Set<string>();
 
-/** Registers a secret (the API token, a database password) to be scrubbed from every log line. */
+/** Registers a secret (the API token) whose literal text is scrubbed from every log line and message. */
 export function registerSecret(secret: string | undefined): void {
   if (secret && secret.length >= 4) secrets.add(secret);
 }
 
-/** The text with every registered secret replaced; used for logs and for messages shown to users. */
+/** scheme://user:PASSWORD@host: the password part of a URL with credentials. */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@"'?#]*:)([^\s@/"']+)(@)/gi;
+
+/** The text with every registered secret and every URL password replaced; for logs and messages to users. */
 export function scrub(text: string): string {
-  let out = text;
+  // A password already masked (describeDatabaseUrl's ****), or the placeholder of an example URL, stays.
+  let out = text.replace(URL_PASSWORD, (whole, head: string, password: string, at: string) =>
+    /^(\*+|\[REDACTED\]|password)$/i.test(password) ? whole : `${head}[REDACTED]${at}`);
   for (const secret of secrets) out = out.split(secret).join("[REDACTED]");
   return out;
+}
+
+/** The live line kept under the logs on a terminal (a pass's progress), if any. */
+let statusLine: string | undefined;
+
+/**
+ * Shows `text` as the one live line at the bottom of the terminal (stderr), replacing the last one;
+ * undefined removes it. Log lines are written above it, so neither garbles the other.
+ */
+export function showStatusLine(text: string | undefined): void {
+  process.stderr.write(`\r\x1b[2K${text ?? ""}`);
+  statusLine = text;
+}
+
+/** A log line for stderr, moved above the live line when there is one. */
+function aboveStatusLine(write: (line: string) => void): (line: string) => void {
+  return (line) => {
+    if (statusLine === undefined) return write(line);
+    process.stderr.write("\r\x1b[2K");
+    write(line);
+    process.stderr.write(statusLine);
+  };
 }
 
 /** "auto": pretty when the log stream (stderr) is a terminal, JSON lines otherwise (LOG_FORMAT). */
@@ -37,7 +66,7 @@ export function createLogger(level: string, destination?: DestinationStream, for
       timestamp: pino.stdTimeFunctions.isoTime,
       hooks: { streamWrite: scrub },
     },
-    destination ?? (pretty ? prettyDestination() : pino.destination({ dest: 2, sync: true })),
+    destination ?? (pretty ? prettyDestination() : jsonDestination()),
   );
 }
 
@@ -47,9 +76,20 @@ export function createLogger(level: string, destination?: DestinationStream, for
  * redacted and scrubbed.
  */
 function prettyDestination(): DestinationStream {
-  const format = prettyFactory({ translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service" });
+  // One line per entry: a run record or a migration is one line on a terminal, not twenty.
+  const format = prettyFactory({
+    translateTime: "SYS:HH:MM:ss.l",
+    ignore: "pid,hostname,service",
+    singleLine: true,
+    colorize: process.env.NO_COLOR === undefined || process.env.NO_COLOR === "",
+  });
   const out = pino.destination({ dest: 2, sync: true });
-  return { write: (line: string) => void out.write(format(line)) };
+  return { write: aboveStatusLine((line: string) => void out.write(format(line))) };
+}
+
+function jsonDestination(): DestinationStream {
+  const out = pino.destination({ dest: 2, sync: true });
+  return process.stderr.isTTY ? { write: aboveStatusLine((line: string) => void out.write(line)) } : out;
 }
 
 /** A database URL safe to print: the password replaced. */

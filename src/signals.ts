@@ -6,6 +6,8 @@ import type { Logger } from "./log.js";
 export interface ShutdownOptions {
   /** After the first signal, exit (code 1) if the work has not stopped within this many ms. */
   graceMs?: number;
+  /** What the first signal logs (default: about the page in flight, which is what a pass does). */
+  message?: string;
 }
 
 export function onShutdown(logger: Logger, stop: () => void, options: ShutdownOptions = {}): () => void {
@@ -14,7 +16,10 @@ export function onShutdown(logger: Logger, stop: () => void, options: ShutdownOp
   const handler = (signal: NodeJS.Signals) => {
     count += 1;
     if (count === 1) {
-      logger.warn({ signal, graceMs: options.graceMs }, "stopping: finishing the page in flight; send the signal again to exit at once");
+      logger.warn(
+        { signal, graceMs: options.graceMs },
+        options.message ?? "stopping: finishing the page in flight; send the signal again to exit at once",
+      );
       if (options.graceMs !== undefined) {
         grace = setTimeout(() => {
           logger.error(

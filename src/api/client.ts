@@ -10,6 +10,7 @@ import { ApiError, StoppedError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { buildRequestBody, type InboxQuery } from "./requestBody.js";
 import { interpretAnswer, type RawContact } from "./response.js";
+import { giveUpOnUnreachable, QUIET_RETRY_MS, unreachableError } from "./unreachable.js";
 
 export interface ClientOptions {
   baseUrl: URL;
@@ -91,6 +92,7 @@ export class InboxClient {
     const body = JSON.stringify(buildRequestBody(query, page, this.options.filters));
     const { retries, minBackoffMs = 500, maxBackoffMs = 30_000, maxRetryAfterMs = 300_000 } = this.options;
     const met = { throttled: 0, retries: 0, attempts: 0 };
+    const started = Date.now();
     return pRetry(
       async () => {
         if (signal?.aborted) throw new AbortError(new StoppedError());
@@ -112,10 +114,12 @@ export class InboxClient {
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
           const apiError = error instanceof ApiError ? error : new ApiError("transient", error.message);
           if (retriesLeft <= 0) return;
+          if (giveUpOnUnreachable(apiError, attemptNumber, Date.now() - started)) throw apiError; // p-retry stops with it
           this.retries += 1;
           met.retries += 1;
           this.options.onRetry?.(apiError);
-          this.options.logger.debug(
+          // Quiet while it is a blip; visible once a page has been retried for a few seconds.
+          this.options.logger[Date.now() - started >= QUIET_RETRY_MS ? "info" : "debug"](
             { attempt: attemptNumber, retriesLeft, status: apiError.details.status, reason: apiError.message, page },
             "retrying inbox request",
           );
@@ -130,6 +134,9 @@ export class InboxClient {
     ).catch((error: unknown) => {
       if (error instanceof StoppedError) throw error;
       if (signal?.aborted) throw new StoppedError();
+      if (error instanceof ApiError && error.details.unreachable) {
+        throw new ApiError("transient", `${error.message} Nothing was written; the checkpoint is unchanged.`, error.details);
+      }
       if (error instanceof ApiError && error.kind === "transient") {
         throw new ApiError(
           "transient",
@@ -181,7 +188,7 @@ export class InboxClient {
             "NODE_EXTRA_CA_CERTS at that authority's certificate. Nothing of this page was written; the checkpoint is unchanged.",
         );
       }
-      throw new ApiError("transient", `The inbox API could not be reached or did not answer in full (${describeNetworkError(error)}).`);
+      throw unreachableError(error, this.endpoint) ?? new ApiError("transient", `The inbox API could not be reached or did not answer in full (${describeNetworkError(error)}).`);
     }
     const receivedAt = Date.now();
     this.options.onAnswer?.(status);

@@ -1,4 +1,5 @@
-// `contacts-sync status`: what is mirrored, the checkpoints, the last runs.
+// `contacts-sync status`: what is mirrored, the checkpoints, the last runs: for every account in the
+// database (the demo's included), or one with --account.
 import type { Database } from "../db/client.js";
 import { readCheckpoint } from "../db/sql/checkpoints.js";
 import { pendingMigrations } from "../db/migrate.js";
@@ -6,11 +7,16 @@ import { loadProfile } from "../db/sql/apiProfiles.js";
 import { describeOrder, formatSkew } from "../probe/profile.js";
 
 export interface StatusReport {
+  /** Every account with contacts, checkpoints or runs (one with --account), by name. */
+  accounts: AccountStatus[];
+  pendingMigrations: string[];
+}
+
+export interface AccountStatus {
   account: string;
   contacts: { live: number; deleted: number; lastSyncedAt: string | null };
   incremental: { syncedUntil: string | null; windowUnderWay: { from: string | null; to: string | null; cursor: string | null } | null; pageSize: number | null; lastCompletedAt: string | null };
   reconcile: { lastCompletedAt: string | null; passUnderWay: { createdUpTo: string | null; cursor: string | null } | null };
-  pendingMigrations: string[];
   /** The latest `check` of this account; null: never checked (or its migration is pending). */
   apiProfile: { measuredAt: string; ok: boolean; order: string | null; clockSkewMs: number | null } | null;
   lastRuns: { id: string; kind: string; status: string; startedAt: string; finishedAt: string | null; pages: number; received: number; inserted: number; updated: number; unchanged: number; deleted: number; error: string | null }[];
@@ -18,7 +24,16 @@ export interface StatusReport {
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
-export async function statusReport(db: Database, account: string): Promise<StatusReport> {
+export async function statusReport(db: Database, only?: string): Promise<StatusReport> {
+  const names = only !== undefined ? [only] : (await db.prisma.$queryRaw<{ account: string }[]>`
+    SELECT account FROM contacts GROUP BY account
+    UNION SELECT account FROM sync_checkpoints UNION SELECT account FROM sync_runs ORDER BY account`).map((r) => r.account);
+  const accounts: AccountStatus[] = [];
+  for (const account of names) accounts.push(await accountStatus(db, account));
+  return { accounts, pendingMigrations: await pendingMigrations(db.pool) };
+}
+
+async function accountStatus(db: Database, account: string): Promise<AccountStatus> {
   const [counts] = await db.prisma.$queryRaw<{ live: number; deleted: number; last: Date | null }[]>`
     SELECT count(*) FILTER (WHERE deleted_at IS NULL)::int AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS deleted,
            max(synced_at) AS last
@@ -41,7 +56,6 @@ export async function statusReport(db: Database, account: string): Promise<Statu
       lastCompletedAt: iso(rec.lastCompletedAt),
       passUnderWay: rec.windowEnd ? { createdUpTo: iso(rec.windowEnd), cursor: iso(rec.cursor) } : null,
     },
-    pendingMigrations: pending,
     apiProfile: stored && { measuredAt: stored.measuredAt.toISOString(), ok: stored.ok, order: stored.profile.order ? describeOrder(stored.profile.order) : null, clockSkewMs: stored.profile.clockSkewMs },
     lastRuns: runs.map((r) => ({
       id: String(r.id), kind: r.kind, status: r.status, startedAt: r.startedAt.toISOString(), finishedAt: iso(r.finishedAt),
@@ -50,8 +64,18 @@ export async function statusReport(db: Database, account: string): Promise<Statu
   };
 }
 
-export function formatStatus(s: StatusReport): string {
+export function formatStatus(report: StatusReport): string {
   const lines = [
+    ...(report.accounts.length === 0 ? ["no account has been mirrored into this database yet (run `contacts-sync sync`, or `contacts-sync demo`)"] : []),
+    ...report.accounts.flatMap((s, i) => [...(i > 0 ? [""] : []), ...formatAccount(s)]),
+    "",
+    report.pendingMigrations.length ? `pending migrations: ${report.pendingMigrations.join(", ")} (run: contacts-sync migrate)` : "schema: up to date",
+  ];
+  return lines.join("\n");
+}
+
+function formatAccount(s: AccountStatus): string[] {
+  return [
     `account ${s.account}`,
     `contacts: ${s.contacts.live} live, ${s.contacts.deleted} marked deleted; last written ${s.contacts.lastSyncedAt ?? "never"}`,
     `incremental: synced up to lastSeenAt ${s.incremental.syncedUntil ?? "(nothing yet)"}` +
@@ -59,13 +83,11 @@ export function formatStatus(s: StatusReport): string {
     `reconcile: last complete pass ${s.reconcile.lastCompletedAt ?? "never"}` + (s.reconcile.passUnderWay ? `; pass under way (resumes at createdAt < ${s.reconcile.passUnderWay.cursor ?? "top"})` : ""),
     `page size seen: ${s.incremental.pageSize ?? "not yet known"}`,
     s.apiProfile ? `api checked ${age(s.apiProfile.measuredAt)} ago: ${s.apiProfile.ok ? "safe" : "NOT SAFE"}, order ${s.apiProfile.order ?? "none"}, clock skew ${s.apiProfile.clockSkewMs === null ? "unknown" : formatSkew(s.apiProfile.clockSkewMs)}` : "api: never checked (run: contacts-sync check)",
-    s.pendingMigrations.length ? `pending migrations: ${s.pendingMigrations.join(", ")} (run: contacts-sync migrate)` : "schema: up to date",
     "last runs:",
     ...(s.lastRuns.length === 0 ? ["  (none)"] : s.lastRuns.map((r) =>
       `  #${r.id} ${r.kind.padEnd(11)} ${r.status.padEnd(9)} ${r.startedAt}  pages ${r.pages}, received ${r.received}, +${r.inserted} ~${r.updated} =${r.unchanged} -${r.deleted}` +
         (r.error ? `\n      ${r.error.split("\n")[0]}` : ""))),
   ];
-  return lines.join("\n");
 }
 
 function age(iso: string): string {

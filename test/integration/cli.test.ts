@@ -32,13 +32,14 @@ describe("contacts-sync CLI", () => {
     const run = await cli(["sync"], env);
     expect(run.stderr).not.toContain(TOKEN);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/incremental: succeeded in .* requests \d+, received \d+, inserted \d+/);
+    expect(run.stdout).toMatch(/incremental: succeeded in .* requests \d+, pages \d+, received \d+, inserted \d+/);
     expect((await mirror(db)).size).toBe(source(double, (c) => c.lastSeenAt != null).size);
     const status = await cli(["status", "--json"], env);
     expect(status.code).toBe(0);
     const report = JSON.parse(status.stdout);
-    expect(report.contacts.live).toBe((await mirror(db)).size);
-    expect(report.lastRuns[0]).toMatchObject({ kind: "incremental", status: "succeeded" });
+    expect(report.accounts.map((a: { account: string }) => a.account)).toEqual(["default"]);
+    expect(report.accounts[0].contacts.live).toBe((await mirror(db)).size);
+    expect(report.accounts[0].lastRuns[0]).toMatchObject({ kind: "incremental", status: "succeeded" });
     expect(report.pendingMigrations).toEqual([]);
     const text = await cli(["status"], env);
     expect(text.stdout).toMatch(/contacts: \d+ live, 0 marked deleted/);
@@ -141,7 +142,7 @@ describe("contacts-sync CLI", () => {
     expect(reversed.stderr).toMatch(/--to must be later than --from/);
   });
 
-  it("demo mirrors the bundled data set, and its second run is incremental", async () => {
+  it("demo mirrors the bundled data set, its second run is incremental and points to reconcile; status shows it", async () => {
     const db = await createDatabase({ migrate: false });
     cleanup.push(() => db.drop());
     const { mkdtempSync } = await import("node:fs");
@@ -149,15 +150,32 @@ describe("contacts-sync CLI", () => {
     const env = { DATABASE_URL: db.url, CONTACTS_SYNC_DATA_DIR: dir };
     const first = await cli(["demo", "--contacts", "1000"], env);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/demo run 1: succeeded/);
+    expect(first.stdout).toMatch(/demo run 1: .*\nincremental: succeeded/);
     const firstRequests = Number(/requests (\d+)/.exec(first.stdout)![1]);
     const second = await cli(["demo", "--contacts", "1000"], env);
     expect(second.code).toBe(0);
-    expect(second.stdout).toMatch(/demo run 2: succeeded/);
-    expect(second.stdout).toMatch(/this run was incremental/);
+    expect(second.stdout).toMatch(/demo run 2: .*\nincremental: succeeded/);
     const secondRequests = Number(/requests (\d+)/.exec(second.stdout)![1]);
     expect(secondRequests).toBeLessThan(firstRequests / 3);
     expect(Number(/inserted (\d+)/.exec(second.stdout)![1])).toBe(10);
     expect(Number(/updated (\d+)/.exec(second.stdout)![1])).toBe(25);
-  });
+    expect(second.stdout).toMatch(/5 edited without being seen and 3 deleted/);
+    expect(second.stdout).toMatch(/demo --reconcile/);
+    // A different size on a later run is not silently ignored.
+    const third = await cli(["demo", "--contacts", "2000", "--reconcile", "--json"], env);
+    expect(third.code, third.stderr).toBe(0);
+    const report = JSON.parse(third.stdout);
+    expect(report.notes[0]).toMatch(/--contacts 2000 is not applied: this demo account was created with 1000 contacts/);
+    // Two rounds of changes so far (before runs 2 and 3), each deleting 3: the full pass finds every one.
+    expect(report.reconcile).toMatchObject({ kind: "reconcile", status: "succeeded", deleted: 6 });
+    expect(report.reconcile.updated).toBeGreaterThanOrEqual(5);
+    const deleted = await db.pool.query("SELECT count(*)::int AS n FROM contacts WHERE account = 'demo' AND deleted_at IS NOT NULL");
+    expect(deleted.rows[0].n).toBe(6);
+    // status with no --account lists every account in the database: here the demo's.
+    const status = await cli(["status"], env);
+    expect(status.stdout).toMatch(/account demo\ncontacts: (\d+) live, 6 marked deleted/);
+    expect(Number(/contacts: (\d+) live/.exec(status.stdout)![1])).toBe(report.mirror.live);
+    const narrowed = JSON.parse((await cli(["status", "--json", "--account", "nobody"], env)).stdout);
+    expect(narrowed.accounts).toEqual([expect.objectContaining({ account: "nobody", contacts: expect.objectContaining({ live: 0 }) })]);
+  }, 180_000);
 });

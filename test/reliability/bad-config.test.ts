@@ -72,6 +72,7 @@ const CASES: Case[] = [
   ["READY_MAX_AGE", "0", /READY_MAX_AGE: expected at least 1s/],
   ["SHUTDOWN_GRACE", "100ms", /SHUTDOWN_GRACE: expected at least 1s/],
   ["HISTORY_RETENTION", "forever", /HISTORY_RETENTION: expected a duration/],
+  ["PROGRESS_INTERVAL", "0", /PROGRESS_INTERVAL: expected at least 1s/],
   ["HISTORY_RETENTION", "3651d", /HISTORY_RETENTION: expected a duration such as 30s, 10m or 2h \(at most 87600h\)/],
 ];
 

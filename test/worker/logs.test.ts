@@ -78,4 +78,23 @@ describe("worker logs", () => {
     // Every line is a JSON log line: nothing printed around the logger.
     expect(worker.lines.filter((line) => line.trim() !== "" && !line.startsWith("{"))).toEqual([]);
   }, 120_000);
+
+  it("a long pass logs its progress every PROGRESS_INTERVAL", async () => {
+    const double = await startApiDouble({ token: TOKEN, contacts: 600, pageSize: 20, latencyMs: 100 });
+    const db = await createDatabase({ migrate: false });
+    cleanup.push(() => double.close(), () => db.drop());
+    const worker = spawnWorker({
+      INBOX_API_URL: double.url, INBOX_API_TOKEN: TOKEN, DATABASE_URL: db.url, SYNC_LAG: "0", SYNC_START_AT: "2000-01-01",
+      SYNC_CRON: NEVER, RECONCILE_CRON: NEVER, HTTP_PORT: "0", SYNC_CONCURRENCY: "1", PROGRESS_INTERVAL: "1s",
+    });
+    cleanup.push(async () => {
+      if (worker.child.exitCode === null && worker.child.signalCode === null) worker.signal("SIGKILL");
+      await worker.exit;
+    });
+    const progress = () => worker.logs().filter((l) => String(l.msg).startsWith("progress: "));
+    await waitFor("progress with pages in it", () => progress().some((l) => (l.pages as number) > 0) || undefined);
+    expect(progress().at(-1)).toMatchObject({ level: 30, kind: "incremental", concurrency: 1 });
+    worker.signal("SIGTERM");
+    expect((await worker.exit).code).toBe(0);
+  }, 120_000);
 });
