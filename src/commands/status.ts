@@ -25,9 +25,11 @@ export interface AccountStatus {
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 export async function statusReport(db: Database, only?: string): Promise<StatusReport> {
-  const names = only !== undefined ? [only] : (await db.prisma.$queryRaw<{ account: string }[]>`
-    SELECT account FROM contacts GROUP BY account
-    UNION SELECT account FROM sync_checkpoints UNION SELECT account FROM sync_runs ORDER BY account`).map((r) => r.account);
+  // An account that was only checked so far (api_profiles) is listed too: its measurement is what there is to see.
+  const checked = (await pendingMigrations(db.pool)).includes("20261130100000_api_profiles") ? "" : "UNION SELECT account FROM api_profiles";
+  const names = only !== undefined ? [only] : (await db.prisma.$queryRawUnsafe<{ account: string }[]>(
+    `SELECT account FROM contacts GROUP BY account
+    UNION SELECT account FROM sync_checkpoints UNION SELECT account FROM sync_runs ${checked} ORDER BY account`)).map((r) => r.account);
   const accounts: AccountStatus[] = [];
   for (const account of names) accounts.push(await accountStatus(db, account));
   return { accounts, pendingMigrations: await pendingMigrations(db.pool) };

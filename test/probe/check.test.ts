@@ -131,7 +131,7 @@ describe("check in words", () => {
     expect(run.stdout).toMatch(/^ {2}unlisted filters +APPLIED$/m);
     expect(run.stdout.trimEnd().split("\n").at(-1)).toMatch(/^NOT SAFE: The API applies filter values that are sent but not listed/);
     const status = await cli(["status", "--json"], { DATABASE_URL: db.url });
-    expect(JSON.parse(status.stdout).apiProfile).toMatchObject({ ok: false, order: "createdAt desc" });
+    expect(JSON.parse(status.stdout).accounts[0].apiProfile).toMatchObject({ ok: false, order: "createdAt desc" });
   });
 });
 
@@ -150,9 +150,9 @@ describe("check against what is not the API writes nothing", () => {
     const db = await database();
     const run = await cli(["check", "--json"], env(`http://127.0.0.1:${port}`, db, { INBOX_RETRIES: "0" }));
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/check could not measure the API at http:\/\/127\.0\.0\.1:\d+: The inbox API could not be reached .*connection was refused.*Nothing was stored/);
+    expect(run.stderr).toMatch(/check could not measure the API at http:\/\/127\.0\.0\.1:\d+: The inbox API at http:\/\/127\.0\.0\.1:\d+ refused the connection .*check INBOX_API_URL.*Nothing was stored/);
     // --json: still exactly one object on stdout.
-    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, error: expect.stringMatching(/could not be reached/) });
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, error: expect.stringMatching(/refused the connection/) });
     await expectNothingWritten(db);
   });
 
