@@ -5,6 +5,7 @@ import { openDatabase, type Database } from "./db/client.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
 import { InboxClient, type ClientOptions } from "./api/client.js";
+import { configureMapping } from "./records/mapContact.js";
 import { describeDatabaseUrl, registerSecret, type Logger } from "./log.js";
 
 export interface App {
@@ -17,6 +18,7 @@ export interface App {
 
 export async function openApp(config: Config, logger: Logger, options: { migrate?: boolean } = {}): Promise<App> {
   registerSecret(config.token);
+  configureMapping({ defaultPhoneRegion: config.defaultPhoneRegion });
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {

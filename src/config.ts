@@ -47,7 +47,12 @@ export interface Config {
   shutdownGraceMs: number;
   /** How long contact_changes keeps a change (pruned after each reconcile pass); 0 = forever. docs/sql.md. */
   historyRetentionMs: number;
+  /** DEFAULT_PHONE_REGION: ISO region for phones sent without prefix or country; undefined when unset. */
+  defaultPhoneRegion: string | undefined;
 }
+
+// ICU's region names: undefined for a code that names no region (as libphonenumber-js's list, for phones).
+const REGION_NAMES = new Intl.DisplayNames(["en"], { type: "region", fallback: "none" });
 
 const duration = (fallback: string, max: number) =>
   z
@@ -175,6 +180,12 @@ const schema = z.object({
   SHUTDOWN_GRACE: duration("25s", 600_000).refine((ms) => ms >= 1000, { message: "expected at least 1s" }),
   // Contact history (docs/sql.md): how far back contact_changes and contacts_as_of() reach; 0 keeps all.
   HISTORY_RETENTION: duration("365d", 3650 * 86_400_000),
+  // Phones without prefix or country are read in this region (src/records/phone.ts); unset: not read.
+  DEFAULT_PHONE_REGION: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim().toUpperCase())
+    .refine((v) => v === undefined || (/^[A-Z]{2}$/.test(v) && REGION_NAMES.of(v) !== undefined), { message: "expected a two-letter ISO 3166 region code such as IN, KE or US" }),
 });
 
 /** Names of every variable the config reader accepts (docs and tests check this list against the README). */
@@ -216,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
     readyMaxAgeMs: v.READY_MAX_AGE,
     shutdownGraceMs: v.SHUTDOWN_GRACE,
     historyRetentionMs: v.HISTORY_RETENTION,
+    defaultPhoneRegion: v.DEFAULT_PHONE_REGION,
   };
 }
 
