@@ -6,6 +6,7 @@ import { ApiError, ConfigError, ContractError, StoppedError } from "./errors.js"
 import { createLogger, scrub, type Logger } from "./log.js";
 import { openApp, createClient } from "./app.js";
 import { migrate } from "./db/migrate.js";
+import { remapContacts } from "./db/sql/remapContacts.js";
 import { runBackfill, runIncremental, runReconcile, type RunSummary } from "./sync/runPass.js";
 import { checkBackfillRange } from "./sync/windows.js";
 import { statusReport, formatStatus } from "./commands/status.js";
@@ -22,6 +23,7 @@ commands:
   sync                            one incremental pass over lastSeenAt since the checkpoint
   reconcile [--allow-mass-delete] one full pass over all contacts; marks contacts the API no longer returns deleted
   backfill --from <ISO> --to <ISO>  re-sync one lastSeenAt range without touching the checkpoint
+  remap                           re-derive the typed columns of rows an older mapping wrote, from raw
   status [--json]                 what is mirrored, the checkpoints, the last runs
   demo [--contacts N]             run the product out of the box against the bundled API double
   worker                          long-running scheduled mode (SYNC_CRON, RECONCILE_CRON)
@@ -49,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   let logger: Logger = createLogger("info");
   try {
     const needsToken = ["sync", "reconcile", "backfill", "worker"].includes(command);
-    if (!["migrate", "sync", "reconcile", "backfill", "status", "demo", "worker", "db", "grant-reader"].includes(command)) {
+    if (!["migrate", "sync", "reconcile", "backfill", "remap", "status", "demo", "worker", "db", "grant-reader"].includes(command)) {
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
       return 2;
     }
@@ -113,6 +115,11 @@ async function run(command: string, args: Args, config: Config, logger: Logger):
     if (command === "grant-reader") {
       process.stdout.write(`${await grantReaderCommand(app.db, args.role!)}\n`);
       return 0;
+    }
+    if (command === "remap") {
+      const done = await remapContacts(app.db, config.account, logger, { wait: true, signal: shutdown.signal });
+      process.stdout.write(`remap: ${done.rows} row(s) re-derived, ${done.changed} of them changed; ${done.remaining === 0 ? "every row is derived by the current mapping" : `${done.remaining} still to do (run remap again)`}\n`);
+      return done.remaining === 0 ? 0 : 130;
     }
     if (command === "status") {
       const report = await statusReport(app.db, config.account);

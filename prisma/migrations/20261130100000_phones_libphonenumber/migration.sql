@@ -20,7 +20,7 @@ ALTER TABLE "contacts"
 ALTER TABLE "contacts" ALTER COLUMN "mapping_version" SET DEFAULT 0;
 
 -- Finds the rows an older mapping wrote without reading the table; tiny once they are re-derived.
-CREATE INDEX "contacts_mapping_version_idx" ON "contacts" ("mapping_version");
+CREATE INDEX "contacts_mapping_version_idx" ON "contacts" ("account", "mapping_version");
 
 DROP FUNCTION IF EXISTS contacts_sync.phone_columns(jsonb);
 DROP FUNCTION IF EXISTS contacts_sync.phone_e164(text, text);

@@ -22,7 +22,7 @@ WITH input AS (
 -- The run that writes: the caller's, else the one run of this account under way (the account lock lets one
 -- pass at a time write an account, and startRun closes runs left open by a killed process).
 run AS (
-  SELECT coalesce($3::bigint, (SELECT max(r.id) FROM sync_runs r WHERE r.account = $1 AND r.status = 'running')) AS id
+  SELECT coalesce($3::bigint, (SELECT max(r.id) FROM sync_runs r WHERE r.account = $1 AND r.status = 'running' AND r.kind <> 'remap')) AS id
 ),
 was_deleted AS (
   SELECT c.id FROM contacts c JOIN input i ON c.account = $1 AND c.id = i.id WHERE c.deleted_at IS NOT NULL
