@@ -20,6 +20,7 @@
 // mapping are then re-derived from `raw` (src/db/sql/remapContacts.ts, by the worker after its passes and
 // by `contacts-sync remap`). No SQL copy of these rules is needed for that.
 import type { RawContact } from "../api/response.js";
+import type { ContactModel } from "../generated/prisma/models/Contact.js";
 import { parsePhone, type PhoneColumns, type PhoneContext } from "./phone.js";
 
 /**
@@ -30,7 +31,7 @@ export const MAPPING_VERSION = 2;
 
 /** One column of `contacts` filled from `raw`, with the PostgreSQL type used to read it from JSON. */
 export interface ColumnSpec {
-  column: string;
+  column: MappedColumn;
   pgType: string;
 }
 
@@ -78,7 +79,22 @@ export const CONTACT_COLUMNS: ColumnSpec[] = [
   { column: "mapping_version", pgType: "integer" },
 ];
 
-export type ContactRow = { id: string } & Record<string, unknown>;
+/** snake_case of a camelCase name: the columns' names are the Prisma fields' (test/sql/prisma.test.ts checks every @map). */
+type Snake<S extends string> = S extends `${infer Head}${infer Tail}`
+  ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${Snake<Tail>}`
+  : S;
+
+/** Columns of `contacts` as the Prisma model declares them (prisma/schema.prisma, model Contact). */
+export type ContactColumnName = Snake<keyof ContactModel & string>;
+
+/** Bookkeeping columns the mirror writes itself, not the mapping. */
+type Bookkeeping = "account" | "id" | "synced_at" | "sync_run_id" | "deleted_at";
+
+/** A column the mapping fills: a misspelt or removed column fails to compile here and in mapContact(). */
+export type MappedColumn = Exclude<ContactColumnName, Bookkeeping>;
+
+/** A row of `contacts` as the mapping produces it: exactly the mapped columns, plus the id. */
+export type ContactRow = { id: string } & { [K in MappedColumn]: unknown };
 
 type Json = unknown;
 
