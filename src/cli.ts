@@ -119,7 +119,7 @@ async function run(command: string, args: Args, config: Config, logger: Logger):
     if (command === "remap") {
       const done = await remapContacts(app.db, config.account, logger, { wait: true, signal: shutdown.signal });
       process.stdout.write(`remap: ${done.rows} row(s) re-derived, ${done.changed} of them changed; ${done.remaining === 0 ? "every row is derived by the current mapping" : `${done.remaining} still to do (run remap again)`}\n`);
-      return done.remaining === 0 ? 0 : 130;
+      return done.remaining === 0 ? 0 : shutdown.signal.aborted ? 130 : 1;
     }
     if (command === "status") {
       const report = await statusReport(app.db, config.account);

@@ -62,11 +62,6 @@ export function regionOf(country: string | null | undefined): CountryCode | null
   return REGION_BY_NAME.get(normalName(trimmed)) ?? null;
 }
 
-/** True when `region` is a region code libphonenumber-js knows (for DEFAULT_PHONE_REGION). */
-export function isPhoneRegion(region: string): boolean {
-  return REGIONS.has(region);
-}
-
 /** A calling code from a prefix as typed ("+91", "0044", "(1)"), or null when it is not one. */
 export function callingCode(prefix: string | null): string | null {
   if (prefix === null) return null;

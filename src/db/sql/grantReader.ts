@@ -86,6 +86,11 @@ export async function grantReader(pool: pg.Pool, role: string): Promise<GrantRes
         throw error;
       });
     }
+    const { rows: present } = await client.query<{ name: string }>(
+      `SELECT relname AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname = ANY($1::text[])`,
+      [BOOKKEEPING_TABLES],
+    );
+    const bookkeeping = present.map((r) => r.name);
     const statements = [
       `GRANT CONNECT ON DATABASE ${client.escapeIdentifier(me!.db)} TO ${id}`,
       `GRANT USAGE ON SCHEMA public TO ${id}`,
@@ -95,7 +100,7 @@ export async function grantReader(pool: pg.Pool, role: string): Promise<GrantRes
       `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${id}`,
       `REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ${id}`,
       `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${id}`,
-      ...BOOKKEEPING_TABLES.map((table) => `DO $$ BEGIN IF to_regclass('public.${table}') IS NOT NULL THEN REVOKE ALL ON public.${client.escapeIdentifier(table)} FROM ${id}; END IF; END $$`),
+      ...bookkeeping.map((table) => `REVOKE ALL ON public.${client.escapeIdentifier(table)} FROM ${id}`),
       // Tables and views created later by migrations (run as the owner) are readable too.
       `ALTER DEFAULT PRIVILEGES FOR ROLE ${client.escapeIdentifier(me!.owner)} IN SCHEMA public GRANT SELECT ON TABLES TO ${id}`,
     ];

@@ -10,6 +10,7 @@
 // - One re-deriver per account at a time (a session advisory lock), so its run row is the account's only
 //   open 'remap' run; several accounts in one database are re-derived each with their own settings.
 // - synced_at and sync_run_id move only for rows whose typed columns changed (dbt sees real changes only).
+import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import type { PrismaClient } from "../../generated/prisma/client.js";
 import type { Logger } from "../../log.js";
@@ -100,7 +101,13 @@ export async function remapContacts(db: { pool: pg.Pool; prisma: PrismaClient },
     try {
       while (Date.now() < deadline && !options.signal?.aborted) {
         const batch = await remapBatch(client, account, batchSize, summary.runId);
-        if (batch.rows === 0) break;
+        if (batch.rows === 0) {
+          // What is left is held by syncs (which write it with the current mapping): a slice leaves it for
+          // the next pass; a run to the end waits a moment and looks again.
+          if (options.budgetMs !== undefined || (await countStale(client, account)) === 0) break;
+          await sleep(1000, undefined, { signal: options.signal }).catch(() => undefined);
+          continue;
+        }
         summary.rows += batch.rows;
         summary.changed += batch.changed;
         summary.batches += 1;
