@@ -3,7 +3,9 @@
 // sends Metabase the settings that match it (against a stand-in for Metabase's API), and every metric the
 // Grafana dashboard queries is one the worker exports.
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer } from "node:http";
 import { promisify } from "node:util";
 import pg from "pg";
@@ -11,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { SyncMetrics } from "../../src/metrics.js";
 import { grantReader } from "../../src/db/sql/grantReader.js";
-import { createDatabase, type TestDatabase } from "../helpers/db.js";
+import { adminUrl, createDatabase, type TestDatabase } from "../helpers/db.js";
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 const compose = parse(read("docker-compose.yml"));
@@ -55,17 +57,29 @@ describe("docker compose profile bi", () => {
 
   let db: TestDatabase;
   it("login.sql makes a login that reads the mirror and cannot write (psql, for real)", async () => {
+    // Roles are cluster-wide and other test files use these names: the same SQL, under names of its own.
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const [readerRole, loginRole] = [`${services.reader!.command[1]}_${suffix}`, `${setupEnv.MB_SOURCE_USER}_${suffix}`];
+    const sqlFile = join(mkdtempSync(join(tmpdir(), "contacts-sync-bi-")), "login.sql");
+    writeFileSync(sqlFile, login.replaceAll(services.reader!.command[1], readerRole).replace(new RegExp(`\\b${setupEnv.MB_SOURCE_USER}\\b`, "g"), loginRole));
     db = await createDatabase();
-    cleanup.push(() => db.drop());
-    await grantReader(db.pool, services.reader!.command[1]);
+    cleanup.push(async () => {
+      await db.drop();
+      const c = new pg.Client({ connectionString: adminUrl() });
+      await c.connect();
+      await c.query(`DROP ROLE IF EXISTS ${loginRole}`);
+      await c.query(`DROP ROLE IF EXISTS ${readerRole}`);
+      await c.end();
+    });
+    await grantReader(db.pool, readerRole);
     const url = new URL(db.url);
     const env = { ...process.env, PGHOST: url.hostname, PGPORT: url.port, PGUSER: decodeURIComponent(url.username), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: url.pathname.slice(1) };
-    const psql = (args: string[]) => promisify(execFile)("psql", args, { env, input: undefined } as never);
-    const args = ["-v", withDefaults(services["metabase-login"]!.command[2]), "-f", new URL("../../deploy/metabase/login.sql", import.meta.url).pathname];
+    const psql = (args: string[]) => promisify(execFile)("psql", args, { env });
+    const args = ["-v", withDefaults(services["metabase-login"]!.command[2]), "-f", sqlFile];
     await psql(args);
     await psql(args); // again: idempotent
     const asMetabase = new URL(db.url);
-    asMetabase.username = setupEnv.MB_SOURCE_USER!;
+    asMetabase.username = loginRole;
     asMetabase.password = withDefaults(setupEnv.MB_SOURCE_PASSWORD!);
     const client = new pg.Client({ connectionString: asMetabase.toString() });
     await client.connect();
@@ -74,6 +88,7 @@ describe("docker compose profile bi", () => {
     const { rows } = await client.query(`SELECT count(*)::int AS n FROM contacts_current`);
     expect(rows[0].n).toBe(0);
     await expect(client.query(`INSERT INTO contacts (id, raw) VALUES ('x', '{}')`)).rejects.toThrow(/permission denied/);
+    await expect(client.query(`SELECT count(*) FROM sync_runs`)).rejects.toThrow(/permission denied/);
   });
 
   it("setup.mjs creates the admin and the data source with exactly these settings, once", async () => {
