@@ -5,6 +5,7 @@ import { openDatabase, type Database } from "./db/client.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
 import { InboxClient, type ClientOptions } from "./api/client.js";
+import { configureMapping } from "./records/mapContact.js";
 import { describeDatabaseUrl, registerSecret, type Logger } from "./log.js";
 
 export interface App {
@@ -18,6 +19,7 @@ export interface App {
 /** `port`: the embedded PostgreSQL's port (db --port); ignored with DATABASE_URL. */
 export async function openApp(config: Config, logger: Logger, options: { migrate?: boolean; port?: number } = {}): Promise<App> {
   registerSecret(config.token);
+  configureMapping({ defaultPhoneRegion: config.defaultPhoneRegion });
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {

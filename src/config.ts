@@ -53,7 +53,12 @@ export interface Config {
   historyRetentionMs: number;
   /** Without a terminal, how often a long pass logs its progress (PROGRESS_INTERVAL). */
   progressIntervalMs: number;
+  /** DEFAULT_PHONE_REGION: ISO region for phones sent without prefix or country; undefined when unset. */
+  defaultPhoneRegion: string | undefined;
 }
+
+// ICU's region names: undefined for a code that names no region (as libphonenumber-js's list, for phones).
+const REGION_NAMES = new Intl.DisplayNames(["en"], { type: "region", fallback: "none" });
 
 const duration = (fallback: string, max: number) =>
   z
@@ -183,6 +188,12 @@ const schema = z.object({
   HISTORY_RETENTION: duration("365d", 3650 * 86_400_000),
   // Progress of a long pass when stderr is not a terminal: one info line this often.
   PROGRESS_INTERVAL: duration("30s", 86_400_000).refine((ms) => ms >= 1000, { message: "expected at least 1s" }),
+  // Phones without prefix or country are read in this region (src/records/phone.ts); unset: not read.
+  DEFAULT_PHONE_REGION: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim().toUpperCase())
+    .refine((v) => v === undefined || (/^[A-Z]{2}$/.test(v) && REGION_NAMES.of(v) !== undefined), { message: "expected a two-letter ISO 3166 region code such as IN, KE or US" }),
 });
 
 /** Names of every variable the config reader accepts (docs and tests check this list against the README). */
@@ -226,6 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
     shutdownGraceMs: v.SHUTDOWN_GRACE,
     historyRetentionMs: v.HISTORY_RETENTION,
     progressIntervalMs: v.PROGRESS_INTERVAL,
+    defaultPhoneRegion: v.DEFAULT_PHONE_REGION,
   };
 }
 

@@ -31,6 +31,8 @@ export class SyncMetrics {
   readonly lastSuccess: Gauge<"kind">;
   readonly checkpointLag: Gauge;
   readonly clockSkew: Gauge;
+  readonly remapped: Counter<"result">;
+  readonly remapRemaining: Gauge;
   private syncedUntil: Date | null = null;
 
   /** `startAt`: where the mirror begins (SYNC_START_AT); the lag counts from there until a window completes. */
@@ -78,6 +80,19 @@ export class SyncMetrics {
       name: "contacts_sync_last_success_timestamp_seconds",
       help: "When the last complete pass of this kind finished (any replica; from the checkpoint table), Unix time.",
       labelNames: ["kind"],
+      registers,
+    });
+    this.remapped = new Counter({
+      name: "contacts_sync_remapped_total",
+      help: "Rows re-derived from raw by a newer mapping, by result (changed: a typed column changed; unchanged).",
+      labelNames: ["result"],
+      registers,
+    });
+    this.remapped.inc({ result: "changed" }, 0);
+    this.remapped.inc({ result: "unchanged" }, 0);
+    this.remapRemaining = new Gauge({
+      name: "contacts_sync_remap_remaining",
+      help: "Rows of the account an older mapping wrote, still to re-derive (after the last slice).",
       registers,
     });
     const self = this;

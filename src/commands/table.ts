@@ -13,6 +13,7 @@ import { passCommand } from "./passes.js";
 import { dbCommand } from "./db.js";
 import { DOUBLE_OPTIONS, serveFromOptions } from "../double/main.js";
 import { formatCheck, runCheck } from "./check.js";
+import { remapContacts } from "../db/sql/remapContacts.js";
 import { ApiError } from "../errors.js";
 import { scrub } from "../log.js";
 import { onShutdown } from "../signals.js";
@@ -108,6 +109,28 @@ export const COMMANDS: Command[] = [
         out(values.json ? JSON.stringify(report, null, 2) : formatStatus(report));
         return 0;
       } finally {
+        await app.close();
+      }
+    },
+  },
+  {
+    name: "remap",
+    summary: "re-derive the typed columns of rows an older mapping wrote, from raw (resumable)",
+    options: { account },
+    needsToken: false,
+    migrates: true,
+    details: "The worker does the same in the background after its passes; this runs it to the end now.",
+    run: async ({ config, logger, out }) => {
+      const app = await openApp(config, logger);
+      const shutdown = new AbortController();
+      const unsubscribe = onShutdown(logger, () => shutdown.abort());
+      try {
+        const done = await remapContacts(app.db, config.account, logger, { wait: true, signal: shutdown.signal });
+        out(`remap: ${done.rows} row(s) re-derived, ${done.changed} of them changed; ${done.remaining === 0 ? "every row is derived by the current mapping" : `${done.remaining} still to do (run remap again)`}`);
+        // Stopped by a signal: what was re-derived is kept, and the next remap goes on (exit 0, as every command).
+        return done.remaining === 0 || shutdown.signal.aborted ? 0 : 1;
+      } finally {
+        unsubscribe();
         await app.close();
       }
     },

@@ -14,17 +14,25 @@
 //   Date parser, which reads "2024-02-30" as 1 March and zone-less times in the server's own time zone.
 // - attributes: the API's list of {key, value} becomes one flat object; entries without a usable key are
 //   skipped, a missing value is null, the last entry wins for a repeated key; an object is taken as it is.
-// - phone: see phoneColumns() below.
+// - phone: see phone.ts (libphonenumber-js).
 //
-// The migration that adds a column back-fills existing rows from `raw` with SQL that mirrors these
-// functions (contacts_sync.json_* in prisma/migrations/20261121100100_contact_columns_backfill). A change
-// here needs the same change there, in a new migration; test/sql/backfill.test.ts compares the two.
+// A change to what any column gets from `raw` needs MAPPING_VERSION raised: rows written by an older
+// mapping are then re-derived from `raw` (src/db/sql/remapContacts.ts, by the worker after its passes and
+// by `contacts-sync remap`). No SQL copy of these rules is needed for that.
 import { instant as readInstant } from "../time.js";
 import type { RawContact } from "../api/response.js";
+import type { ContactModel } from "../generated/prisma/models/Contact.js";
+import { parsePhone, type PhoneColumns, type PhoneContext } from "./phone.js";
+
+/**
+ * The version of the rules below, stored in each row's `mapping_version`. History: 1 = the first typed
+ * columns (and their SQL back-fill); 2 = phones by libphonenumber-js, phone_country, phone_type.
+ */
+export const MAPPING_VERSION = 2;
 
 /** One column of `contacts` filled from `raw`, with the PostgreSQL type used to read it from JSON. */
 export interface ColumnSpec {
-  column: string;
+  column: MappedColumn;
   pgType: string;
 }
 
@@ -40,6 +48,8 @@ export const CONTACT_COLUMNS: ColumnSpec[] = [
   { column: "phone_raw", pgType: "text" },
   { column: "phone_prefix", pgType: "text" },
   { column: "phone_e164", pgType: "text" },
+  { column: "phone_country", pgType: "text" },
+  { column: "phone_type", pgType: "text" },
   { column: "country", pgType: "text" },
   { column: "tags", pgType: "text[]" },
   { column: "segments", pgType: "text[]" },
@@ -67,9 +77,25 @@ export const CONTACT_COLUMNS: ColumnSpec[] = [
   { column: "created_at", pgType: "timestamptz" },
   { column: "updated_at", pgType: "timestamptz" },
   { column: "raw", pgType: "jsonb" },
+  { column: "mapping_version", pgType: "integer" },
 ];
 
-export type ContactRow = { id: string } & Record<string, unknown>;
+/** snake_case of a camelCase name: the columns' names are the Prisma fields' (test/sql/prisma.test.ts checks every @map). */
+type Snake<S extends string> = S extends `${infer Head}${infer Tail}`
+  ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${Snake<Tail>}`
+  : S;
+
+/** Columns of `contacts` as the Prisma model declares them (prisma/schema.prisma, model Contact). */
+export type ContactColumnName = Snake<keyof ContactModel & string>;
+
+/** Bookkeeping columns the mirror writes itself, not the mapping. */
+type Bookkeeping = "account" | "id" | "synced_at" | "sync_run_id" | "deleted_at";
+
+/** A column the mapping fills: a misspelt or removed column fails to compile here and in mapContact(). */
+export type MappedColumn = Exclude<ContactColumnName, Bookkeeping>;
+
+/** A row of `contacts` as the mapping produces it: exactly the mapped columns, plus the id. */
+export type ContactRow = { id: string } & { [K in MappedColumn]: unknown };
 
 type Json = unknown;
 
@@ -150,96 +176,7 @@ export function emailLower(email: string | null): string | null {
   return email === null ? null : email.trim().replace(/[A-Z]+/g, (s) => s.toLowerCase());
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Phones. The API sends {number, prefix} as people typed them: prefix "1", "91" or "+44", numbers with a
-// trunk 0, spaces, dashes, sometimes the country code again. `phone_e164` is filled only when exactly one
-// reading of what was sent fits the numbering plan of a country listed below; otherwise it is null (never a
-// guess). Countries not listed get null: add them here and in contacts_sync.phone_plans() (a new
-// migration), and test/sql/backfill.test.ts checks that both agree.
-// ---------------------------------------------------------------------------------------------------------
-
-export interface PhonePlan {
-  /** The national trunk prefix people dial before the national number, if the country has one. */
-  trunk: string | null;
-  /** The national significant number (after the country code, without trunk prefix). */
-  nsn: string;
-}
-
-/** Calling codes (prefix-free, as the ITU assigns them) and their national numbers. */
-export const PHONE_PLANS: Readonly<Record<string, PhonePlan>> = Object.freeze({
-  "1": { trunk: "1", nsn: "^[2-9][0-9]{2}[2-9][0-9]{6}$" }, // NANP: NXX NXX XXXX
-  "7": { trunk: "8", nsn: "^[3489][0-9]{9}$" }, // Russia, Kazakhstan
-  "20": { trunk: "0", nsn: "^[1-9][0-9]{7,9}$" }, // Egypt
-  "27": { trunk: "0", nsn: "^[1-8][0-9]{8}$" }, // South Africa
-  "31": { trunk: "0", nsn: "^[1-9][0-9]{8}$" }, // Netherlands
-  "33": { trunk: "0", nsn: "^[1-9][0-9]{8}$" }, // France
-  "34": { trunk: null, nsn: "^[5-9][0-9]{8}$" }, // Spain
-  "39": { trunk: null, nsn: "^(0[0-9]{5,10}|3[0-9]{8,9})$" }, // Italy: the leading 0 is part of the number
-  "44": { trunk: "0", nsn: "^[1-9][0-9]{8,9}$" }, // United Kingdom
-  "49": { trunk: "0", nsn: "^[1-9][0-9]{5,12}$" }, // Germany
-  "52": { trunk: null, nsn: "^[1-9][0-9]{9}$" }, // Mexico
-  "55": { trunk: "0", nsn: "^[1-9][0-9]{9,10}$" }, // Brazil
-  "60": { trunk: "0", nsn: "^[1-9][0-9]{7,9}$" }, // Malaysia
-  "61": { trunk: "0", nsn: "^[2-478][0-9]{8}$" }, // Australia
-  "62": { trunk: "0", nsn: "^[1-9][0-9]{7,11}$" }, // Indonesia
-  "63": { trunk: "0", nsn: "^[2-9][0-9]{8,9}$" }, // Philippines
-  "65": { trunk: null, nsn: "^[689][0-9]{7}$" }, // Singapore
-  "81": { trunk: "0", nsn: "^[1-9][0-9]{8,9}$" }, // Japan
-  "86": { trunk: "0", nsn: "^[1-9][0-9]{9,10}$" }, // China
-  "91": { trunk: "0", nsn: "^[1-9][0-9]{9}$" }, // India
-  "92": { trunk: "0", nsn: "^[1-9][0-9]{8,9}$" }, // Pakistan
-  "234": { trunk: "0", nsn: "^[1-9][0-9]{7,9}$" }, // Nigeria
-  "880": { trunk: "0", nsn: "^[1-9][0-9]{7,9}$" }, // Bangladesh
-  "966": { trunk: "0", nsn: "^[1-9][0-9]{7,8}$" }, // Saudi Arabia
-  "971": { trunk: "0", nsn: "^[1-9][0-9]{7,8}$" }, // United Arab Emirates
-});
-
-// The same character classes appear in the SQL mirror, character for character.
-const NUMBER_SEPARATORS = /[ \t\u00A0()./-]/g;
-const PREFIX_SEPARATORS = /[ \t\u00A0()+-]/g;
-const planRegex = new Map(Object.entries(PHONE_PLANS).map(([cc, plan]) => [cc, new RegExp(plan.nsn)]));
-
-/** E.164 ("+919876543210") when exactly one reading of prefix + number fits a known plan, else null. */
-export function phoneE164(prefix: string | null, number: string | null): string | null {
-  if (number === null) return null;
-  let digits = number.replace(NUMBER_SEPARATORS, "");
-  let international = false;
-  if (digits.startsWith("+")) {
-    international = true;
-    digits = digits.slice(1);
-  } else if (digits.startsWith("00")) {
-    international = true;
-    digits = digits.slice(2);
-  }
-  if (!/^[0-9]+$/.test(digits)) return null;
-
-  let cc: string | null = prefix === null ? null : prefix.replace(PREFIX_SEPARATORS, "");
-  if (cc !== null && cc.startsWith("00")) cc = cc.slice(2);
-  if (cc === "") cc = null;
-  if (cc !== null && !/^[0-9]{1,3}$/.test(cc)) return null;
-
-  let national: string;
-  if (international) {
-    const found = [digits.slice(0, 1), digits.slice(0, 2), digits.slice(0, 3)].find((c) => c in PHONE_PLANS);
-    if (found === undefined || (cc !== null && cc !== found)) return null;
-    cc = found;
-    national = digits.slice(found.length);
-  } else {
-    if (cc === null) return null;
-    national = digits;
-  }
-  const plan = PHONE_PLANS[cc];
-  const nsn = planRegex.get(cc);
-  if (!plan || !nsn) return null;
-
-  const readings = new Set([national]);
-  if (plan.trunk !== null && national.startsWith(plan.trunk)) readings.add(national.slice(plan.trunk.length));
-  // The country code typed again in the number ("91 98765 43210" with prefix "91").
-  if (!international && national.startsWith(cc)) readings.add(national.slice(cc.length));
-  const valid = [...readings].filter((r) => nsn.test(r));
-  return valid.length === 1 ? `+${cc}${valid[0]}` : null;
-}
-
+/** The number as sent, with its prefix ("+91 98765-43210"): `phone` when there is no E.164. */
 export function phoneAsSent(phone: Json): string | null {
   const p = obj(phone);
   if (!p) return text(phone);
@@ -249,21 +186,23 @@ export function phoneAsSent(phone: Json): string | null {
   return prefix === null ? number : `${prefix.startsWith("+") ? "" : "+"}${prefix} ${number}`;
 }
 
-export interface PhoneColumns {
-  /** E.164 when known, else the number as sent with its prefix ("+91 98765-43210"). */
-  phone: string | null;
-  phone_raw: string | null;
-  phone_prefix: string | null;
-  phone_e164: string | null;
-}
-
-/** `phone` is {number, prefix}; a plain string or number is taken as the number, without prefix. */
-export function phoneColumns(phone: Json): PhoneColumns {
+/** `phone` is {number, prefix}; a plain string or number is taken as the number, without prefix. See phone.ts. */
+export function phoneColumns(phone: Json, context: PhoneContext = {}): PhoneColumns {
   const p = obj(phone);
   const raw = p ? text(p.number) : text(phone);
   const prefix = p ? text(p.prefix) : null;
-  const e164 = phoneE164(prefix, raw);
-  return { phone: e164 ?? phoneAsSent(phone), phone_raw: raw, phone_prefix: prefix, phone_e164: e164 };
+  const parsed = parsePhone(prefix, raw, context);
+  return { phone: parsed.phone_e164 ?? phoneAsSent(phone), phone_raw: raw, phone_prefix: prefix, ...parsed };
+}
+
+let defaultPhoneRegion: string | null = null;
+
+/**
+ * The account's settings that the mapping depends on (DEFAULT_PHONE_REGION), set once at start-up by
+ * openApp(). Module state rather than a parameter because mapContact is passed to Array#map as it is.
+ */
+export function configureMapping(options: { defaultPhoneRegion?: string | null }): void {
+  defaultPhoneRegion = options.defaultPhoneRegion ?? null;
 }
 
 export function mapContact(input: RawContact): ContactRow {
@@ -278,7 +217,7 @@ export function mapContact(input: RawContact): ContactRow {
     name: text(details?.userProvidedName) ?? text(details?.name),
     email,
     email_lower: emailLower(email),
-    ...phoneColumns(contact?.phone),
+    ...phoneColumns(contact?.phone, { country: text(details?.country), defaultRegion: defaultPhoneRegion }),
     country: text(details?.country),
     tags: textList(details?.tags),
     segments: textList(raw.segments),
@@ -307,5 +246,6 @@ export function mapContact(input: RawContact): ContactRow {
     created_at: instant(raw.createdAt),
     updated_at: instant(raw.updatedAt),
     raw,
+    mapping_version: MAPPING_VERSION,
   };
 }

@@ -27,7 +27,7 @@ export function pageSink(db: Database, account: string, runId: bigint, extras: P
       // Rows in id order: concurrent lanes that share a boundary row lock rows in the same order (no deadlock).
       const rows = page.fresh.map(mapContact).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       return db.prisma.$transaction(async (tx) => {
-        const counts = await upsertContacts(tx, account, rows);
+        const counts = await upsertContacts(tx, account, rows, runId);
         await extras.perPage?.(tx, rows.map((r) => r.id));
         if (page.checkpoint !== undefined) await extras.checkpoint?.(tx, page.checkpoint, page.pageSize);
         const delta: RunCounters = {

@@ -7,6 +7,7 @@ import type { Config } from "../config.js";
 import { readTokenFile } from "../config.js";
 import type { Database } from "../db/client.js";
 import { readCheckpoint } from "../db/sql/checkpoints.js";
+import { remapContacts } from "../db/sql/remapContacts.js";
 import type { RunCounters } from "../db/sql/runs.js";
 import { ApiError, ConfigError, ContractError, StoppedError } from "../errors.js";
 import { registerSecret, scrub, type Logger } from "../log.js";
@@ -24,6 +25,9 @@ export interface PassRunnerOptions {
   /** Client settings for tests (short back-off). */
   clientOptions?: Partial<ClientOptions>;
 }
+
+/** How long the re-derivation of rows an older mapping wrote may run after each pass (src/db/sql/remapContacts.ts). */
+export const REMAP_SLICE_MS = 10_000;
 
 export class PassRunner {
   private client: InboxClient | undefined;
@@ -52,6 +56,7 @@ export class PassRunner {
       const summary = kind === "incremental" ? await runIncremental(ctx) : await runReconcile(ctx);
       tally(summary);
       metrics.observeClockSkew(summary.clockSkewMs);
+      await this.remapSlice();
     } catch (error) {
       const summary = (error as { summary?: RunSummary }).summary;
       if (summary) tally(summary);
@@ -67,6 +72,23 @@ export class PassRunner {
       metrics.runInProgress.set({ kind }, 0);
     }
     return outcome;
+  }
+
+  /**
+   * After a pass: a bounded slice of re-deriving rows an older mapping wrote. Rows are taken with SKIP LOCKED
+   * and committed in small batches, so the next pass (here or in another replica) is never held up for
+   * more than one batch; a failure here is logged and retried after the next pass, never fails the pass.
+   */
+  async remapSlice(): Promise<void> {
+    const { config, db, logger, metrics, signal } = this.options;
+    try {
+      const summary = await remapContacts(db, config.account, logger, { budgetMs: REMAP_SLICE_MS, signal });
+      metrics.remapped.inc({ result: "changed" }, summary.changed);
+      metrics.remapped.inc({ result: "unchanged" }, summary.rows - summary.changed);
+      if (summary.remaining >= 0) metrics.remapRemaining.set(summary.remaining);
+    } catch (error) {
+      logger.warn({ error: scrub(error instanceof Error ? error.message : String(error)) }, "re-deriving rows of an older mapping failed; the rows keep their columns and the next pass tries again");
+    }
   }
 
   /** Reads the checkpoints into the metrics (lag, last success); a database that is away is no error here. */

@@ -73,6 +73,8 @@ const CASES: Case[] = [
   ["SHUTDOWN_GRACE", "100ms", /SHUTDOWN_GRACE: expected at least 1s/],
   ["HISTORY_RETENTION", "forever", /HISTORY_RETENTION: expected a duration/],
   ["PROGRESS_INTERVAL", "0", /PROGRESS_INTERVAL: expected at least 1s/],
+  ["DEFAULT_PHONE_REGION", "India", /DEFAULT_PHONE_REGION: expected a two-letter ISO 3166 region code/],
+  ["DEFAULT_PHONE_REGION", "XX", /DEFAULT_PHONE_REGION: expected a two-letter ISO 3166 region code/],
   ["HISTORY_RETENTION", "3651d", /HISTORY_RETENTION: expected a duration such as 30s, 10m or 2h \(at most 87600h\)/],
 ];
 

@@ -238,6 +238,7 @@ describe("security: SQL is parameterised", () => {
     "src/db/sql/upsertContacts.ts": { variables: ["UPSERT_SQL"], why: "built once from CONTACT_COLUMNS (constant column names and types); values travel as $1 and $2" },
     "src/db/migrate.ts": { variables: ["CREATE_TABLE", "migration.sql"], why: "Prisma's bookkeeping DDL and the migration files of the repository" },
     "src/db/sql/grantReader.ts": { variables: ["sql"], interpolations: ["id"], why: "role and database names quoted with pg's escapeIdentifier" },
+    "src/db/sql/remapContacts.ts": { variables: ["TAKE_SQL", "REWRITE_SQL"], why: "built once from CONTACT_COLUMNS (constant column names and types); values travel as $1..$4" },
     "src/db/embedded.ts": { interpolations: ["database.replaceAll('\"', '\"\"')"], why: "the embedded database's name, a constant, quoted as an identifier" },
   };
   const CALL = /\b(?:client|pool|admin|tx|db|prisma|this\.db)\s*\.\s*(query|\$queryRawUnsafe|\$executeRawUnsafe|unsafe)\s*(?:<[^>(]*>)?\(\s*/g;

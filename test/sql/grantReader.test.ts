@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli.js";
 import { readerRoleArgument } from "../../src/commands/grantReader.js";
-import { grantReader } from "../../src/db/sql/grantReader.js";
+import { BOOKKEEPING_TABLES, grantReader } from "../../src/db/sql/grantReader.js";
 import { ConfigError } from "../../src/errors.js";
 import { adminUrl, createDatabase, type TestDatabase } from "../helpers/db.js";
 import { writeCrafted } from "./crafted.js";
@@ -63,11 +63,15 @@ describe("grant-reader", () => {
     await bi.connect();
   });
 
-  it("lets the login read every table and view, and the history function", async () => {
-    const { rows: relations } = await admin.query<{ name: string }>(
+  it("lets the login read every table and view but the bookkeeping, and the history function", async () => {
+    const { rows: all } = await admin.query<{ name: string }>(
       `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
     );
-    expect(relations.map((r) => r.name)).toEqual(expect.arrayContaining(["contacts", "contacts_current", "contact_changes", "contact_attributes", "sync_runs"]));
+    expect(all.map((r) => r.name)).toEqual(expect.arrayContaining(["contacts", "contacts_current", "contact_changes", "contact_attributes", ...BOOKKEEPING_TABLES]));
+    const relations = all.filter((r) => !BOOKKEEPING_TABLES.includes(r.name));
+    for (const name of BOOKKEEPING_TABLES) {
+      await expect(bi.query(`SELECT count(*) FROM ${bi.escapeIdentifier(name)}`), name).rejects.toMatchObject({ code: "42501" });
+    }
     for (const { name } of relations) {
       await expect(bi.query(`SELECT count(*) FROM ${bi.escapeIdentifier(name)}`), name).resolves.toBeTruthy();
     }

@@ -10,7 +10,7 @@ let db: TestDatabase;
 beforeAll(async () => {
   db = await createDatabase();
   await db.pool.query(`
-    INSERT INTO contacts (id, raw, name, email, email_lower, phone, phone_e164, tags, segments, attributes, status, platforms, last_seen_at, created_at)
+    INSERT INTO contacts (id, raw, name, email, email_lower, phone, phone_e164, tags, segments, attributes, status, platforms, last_seen_at, created_at, synced_at)
     SELECT 'x' || g, '{}'::jsonb, 'Contact ' || g, 'User' || g || '@Example.com', 'user' || g || '@example.com',
            '+91' || (9000000000 + g), '+91' || (9000000000 + g),
            CASE WHEN g % 1000 = 0 THEN ARRAY['rare', 'lead'] ELSE ARRAY['lead', 'tag' || (g % 20)] END,
@@ -18,7 +18,8 @@ beforeAll(async () => {
            jsonb_build_object('plan', CASE WHEN g % 1500 = 0 THEN 'rare' ELSE (ARRAY['free', 'pro', 'enterprise'])[1 + g % 3] END, 'age', g % 60),
            'OPEN', ARRAY['WHATSAPP'],
            now() - g * interval '1 minute',
-           timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute'
+           timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute',
+           now() - g * interval '1 minute'
     FROM generate_series(1, 30000) AS g`);
   await db.pool.query(`ANALYZE contacts; ANALYZE contact_changes`);
 });
@@ -44,6 +45,7 @@ describe("indexes", () => {
     ["seen in the last hour", `SELECT count(*) FROM contacts_current WHERE last_seen_at >= now() - interval '1 hour'`, "contacts_last_seen_at_idx"],
     ["created in a two-hour range", `SELECT count(*) FROM contacts_current WHERE created_at >= '2024-01-01' AND created_at < '2024-01-01 02:00+00'`, "contacts_created_at_idx"],
     ["an e-mail, case-insensitively", `SELECT id FROM contacts_current WHERE email_lower = lower('User123@Example.com')`, "contacts_email_lower_idx"],
+    ["what changed since the last incremental load", `SELECT id FROM contacts WHERE synced_at > now() - interval '10 minutes'`, "contacts_synced_at_idx"],
     ["a phone number", `SELECT id FROM contacts_current WHERE phone_e164 = '+919000000123'`, "contacts_phone_e164_idx"],
     ["one contact's history", `SELECT * FROM contact_changes WHERE account = 'default' AND contact_id = 'x123' ORDER BY seen_at`, "contact_changes_contact_idx"],
     ["the history pruning", `DELETE FROM contact_changes WHERE seen_at < now() - interval '365 days'`, "contact_changes_seen_at_idx"],

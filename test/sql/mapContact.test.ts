@@ -4,73 +4,11 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { RawContact } from "../../src/api/response.js";
 import {
-  CONTACT_COLUMNS, attributeMap, emailLower, instant, mapContact, phoneColumns, phoneE164, textList,
+  CONTACT_COLUMNS, MAPPING_VERSION, attributeMap, emailLower, instant, mapContact, textList,
 } from "../../src/records/mapContact.js";
 
 const fixtures = JSON.parse(readFileSync(new URL("../fixtures/contacts/realistic.json", import.meta.url), "utf8")) as RawContact[];
 const byId = (suffix: string) => fixtures.find((c) => c._id.endsWith(suffix))!;
-
-describe("phone_e164", () => {
-  it.each([
-    // [prefix, number, expected]
-    ["91", "09876543210", "+919876543210"], // trunk 0
-    ["91", "98765-43210", "+919876543210"],
-    ["91", "098765 43210", "+919876543210"],
-    ["+91", "9876543210", "+919876543210"],
-    ["91", "91 98765 43210", "+919876543210"], // country code typed again
-    ["1", "(415) 555-0100", "+14155550100"],
-    ["1", "1 415 555 0100", "+14155550100"], // NANP trunk 1
-    ["1", "415.555.0100", "+14155550100"],
-    ["+44", "07911 123456", "+447911123456"],
-    ["44", "7911123456", "+447911123456"],
-    [" +44 ", "020 7946 0000", "+442079460000"],
-    ["44", "0044 7911 123456", "+447911123456"], // international form, consistent with the prefix
-    [null, "+44 7911 123456", "+447911123456"], // no prefix, but the number says it
-    [null, "+1 415 555 0100", "+14155550100"],
-    ["49", "030 123456", "+4930123456"],
-    ["39", "06 1234 5678", "+390612345678"], // Italy keeps its leading 0
-    ["7", "8 916 123-45-67", "+79161234567"], // trunk 8
-    ["971", "050 123 4567", "+971501234567"],
-    ["0091", "9876543210", "+919876543210"],
-  ])("prefix %j, number %j -> %s", (prefix, number, expected) => {
-    expect(phoneE164(prefix, number)).toBe(expected);
-  });
-
-  it.each([
-    [null, "07911123456", "no country: a national number alone could be anywhere"],
-    ["1", "+447911123456", "the prefix and the number disagree"],
-    ["49", "4930123456", "two readings fit (Berlin 49 30..., or 30... typed after the code)"],
-    ["999", "12345678", "a calling code not in the table"],
-    ["91", "12345", "too short for India"],
-    ["91", "987654321012", "too long for India, and not the code typed again"],
-    ["91", "98765 43210 ext 5", "letters"],
-    ["IN", "9876543210", "a prefix that is not digits"],
-    ["1", "555-0100", "seven digits: no area code"],
-    ["1", "+", "nothing after +"],
-    ["44", null, "no number"],
-  ] as [string | null, string | null, string][])("prefix %j, number %j -> null (%s)", (prefix, number) => {
-    expect(phoneE164(prefix, number)).toBeNull();
-  });
-
-  it("keeps what was sent next to the normalised form", () => {
-    expect(phoneColumns({ number: "098765 43210", prefix: "91" })).toEqual({
-      phone: "+919876543210", phone_raw: "098765 43210", phone_prefix: "91", phone_e164: "+919876543210",
-    });
-    // Not normalisable: `phone` is the number as sent, with its prefix.
-    expect(phoneColumns({ number: "4930123456", prefix: "49" })).toEqual({
-      phone: "+49 4930123456", phone_raw: "4930123456", phone_prefix: "49", phone_e164: null,
-    });
-    expect(phoneColumns({ number: "7911 123456", prefix: "+44" }).phone).toBe("+447911123456");
-    expect(phoneColumns({ number: "12345", prefix: "+44" }).phone).toBe("+44 12345");
-    expect(phoneColumns({ number: "9876543210" })).toEqual({ phone: "9876543210", phone_raw: "9876543210", phone_prefix: null, phone_e164: null });
-    expect(phoneColumns("+971 50 123 4567")).toEqual({ phone: "+971501234567", phone_raw: "+971 50 123 4567", phone_prefix: null, phone_e164: "+971501234567" });
-    expect(phoneColumns(9876543210)).toEqual({ phone: "9876543210", phone_raw: "9876543210", phone_prefix: null, phone_e164: null });
-    expect(phoneColumns({ prefix: "91" })).toEqual({ phone: null, phone_raw: null, phone_prefix: "91", phone_e164: null });
-    expect(phoneColumns({ number: "   ", prefix: "91" })).toEqual({ phone: null, phone_raw: null, phone_prefix: "91", phone_e164: null });
-    expect(phoneColumns(undefined)).toEqual({ phone: null, phone_raw: null, phone_prefix: null, phone_e164: null });
-    expect(phoneColumns([{ number: "9876543210", prefix: "91" }])).toEqual({ phone: null, phone_raw: null, phone_prefix: null, phone_e164: null });
-  });
-});
 
 describe("instants", () => {
   it.each([
@@ -153,6 +91,8 @@ describe("mapContact", () => {
       phone_raw: "098765 43210",
       phone_prefix: "91",
       phone_e164: "+919876543210",
+      phone_country: "IN",
+      phone_type: "mobile",
       country: "India",
       tags: ["lead", "vip", "Diwali Offer"],
       segments: ["66b0c1d2e3f4a5b6c7d8e901"],
@@ -179,6 +119,7 @@ describe("mapContact", () => {
       last_seen_at: "2024-06-05T19:05:50.876Z",
       created_at: "2024-01-10T08:00:00.000Z",
       updated_at: "2024-06-05T19:05:51.002Z",
+      mapping_version: MAPPING_VERSION,
     });
     expect(raw).toEqual(byId("c1"));
   });

@@ -1,5 +1,5 @@
 // Read-only access for analysts and BI tools: a role that may SELECT every table and view of the mirror,
-// including those later migrations add, and nothing else. Login roles for the tools are made members of it
+// including those later migrations add, except the sync engine's bookkeeping, and nothing else. Login roles for the tools are made members of it
 // (docs/sql.md), so a password never passes through this program.
 import type pg from "pg";
 
@@ -9,6 +9,12 @@ export interface GrantResult {
   /** Facts the caller should tell the user: the role may be able to do more than read. */
   warnings: string[];
 }
+
+/**
+ * The sync engine's own tables: checkpoints, the run log, the reconcile pass's working set and the applied
+ * migrations. Nothing an analyst needs, and they say how the mirror is operated: the reader cannot read them.
+ */
+export const BOOKKEEPING_TABLES = ["sync_checkpoints", "sync_runs", "reconcile_seen", "api_profiles", "_prisma_migrations"];
 
 /** Role attributes that no read-only role may have. */
 const POWERS: [column: string, name: string][] = [
@@ -80,6 +86,11 @@ export async function grantReader(pool: pg.Pool, role: string): Promise<GrantRes
         throw error;
       });
     }
+    const { rows: present } = await client.query<{ name: string }>(
+      `SELECT relname AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname = ANY($1::text[])`,
+      [BOOKKEEPING_TABLES],
+    );
+    const bookkeeping = present.map((r) => r.name);
     const statements = [
       `GRANT CONNECT ON DATABASE ${client.escapeIdentifier(me!.db)} TO ${id}`,
       `GRANT USAGE ON SCHEMA public TO ${id}`,
@@ -89,6 +100,7 @@ export async function grantReader(pool: pg.Pool, role: string): Promise<GrantRes
       `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${id}`,
       `REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ${id}`,
       `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${id}`,
+      ...bookkeeping.map((table) => `REVOKE ALL ON public.${client.escapeIdentifier(table)} FROM ${id}`),
       // Tables and views created later by migrations (run as the owner) are readable too.
       `ALTER DEFAULT PRIVILEGES FOR ROLE ${client.escapeIdentifier(me!.owner)} IN SCHEMA public GRANT SELECT ON TABLES TO ${id}`,
     ];

@@ -1,5 +1,6 @@
 // Deletion by absence: after a complete reconcile pass, contacts the pass did not return are marked
-// deleted (never removed), as Fivetran does with _fivetran_deleted.
+// deleted (never removed), as Fivetran does with _fivetran_deleted. Marking one is a write like any other:
+// synced_at and sync_run_id move, so incremental readers see deletions.
 import type { Prisma } from "../../generated/prisma/client.js";
 
 export async function recordSeen(tx: Prisma.TransactionClient, passId: bigint, account: string, ids: string[]): Promise<void> {
@@ -23,7 +24,7 @@ export async function countUnseen(tx: Prisma.TransactionClient, passId: bigint, 
 
 export async function markUnseenDeleted(tx: Prisma.TransactionClient, passId: bigint, account: string, createdUpTo: Date): Promise<number> {
   return tx.$executeRaw`
-    UPDATE contacts c SET deleted_at = now()
+    UPDATE contacts c SET deleted_at = now(), synced_at = now(), sync_run_id = ${passId}
     WHERE c.account = ${account} AND c.deleted_at IS NULL
       AND (c.created_at IS NULL OR c.created_at <= ${createdUpTo})
       AND NOT EXISTS (SELECT 1 FROM reconcile_seen s WHERE s.run_id = ${passId} AND s.id = c.id)`;

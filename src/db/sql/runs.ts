@@ -1,7 +1,7 @@
 // The run log: one row per sync, reconcile or backfill, with its figures and outcome.
 import type { Prisma, PrismaClient } from "../../generated/prisma/client.js";
 
-export type RunKind = "incremental" | "reconcile" | "backfill";
+export type RunKind = "incremental" | "reconcile" | "backfill" | "remap";
 export type RunStatus = "running" | "succeeded" | "failed" | "stopped";
 
 export interface RunCounters {
