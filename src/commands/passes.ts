@@ -7,6 +7,10 @@ import { runBackfill, runIncremental, runReconcile, type RunSummary } from "../s
 import { checkBackfillRange } from "../sync/windows.js";
 import { onShutdown } from "../signals.js";
 import { parseUserInstant } from "../time.js";
+import { remapContacts } from "../db/sql/remapContacts.js";
+
+/** After a sync or reconcile, at most this long is spent re-deriving rows an older mapping wrote. */
+const CLI_REMAP_SLICE_MS = 10_000;
 import type { CommandContext } from "./table.js";
 
 export async function passCommand(name: "sync" | "reconcile" | "backfill", { values, config, logger, out }: CommandContext): Promise<number> {
@@ -53,6 +57,11 @@ export async function passCommand(name: "sync" | "reconcile" | "backfill", { val
     }
     progress?.stop();
     out(values.json ? JSON.stringify(summaryJson(summary), null, 2) : formatSummary(summary));
+    // Rows an older mapping wrote are re-derived a slice at a time after a pass, as the worker does (never fails the run).
+    if (name !== "backfill" && !shutdown.signal.aborted) {
+      await remapContacts(app.db, config.account, logger, { budgetMs: CLI_REMAP_SLICE_MS, signal: shutdown.signal }).catch((error: unknown) =>
+        logger.warn({ reason: error instanceof Error ? error.message : String(error) }, "re-deriving typed columns failed; `contacts-sync remap` finishes it"));
+    }
     return 0;
   } finally {
     progress?.stop();
