@@ -25,14 +25,22 @@ export interface AccountStatus {
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 export async function statusReport(db: Database, only?: string): Promise<StatusReport> {
-  // An account that was only checked so far (api_profiles) is listed too: its measurement is what there is to see.
-  const checked = (await pendingMigrations(db.pool)).includes("20261130100000_api_profiles") ? "" : "UNION SELECT account FROM api_profiles";
-  const names = only !== undefined ? [only] : (await db.prisma.$queryRawUnsafe<{ account: string }[]>(
-    `SELECT account FROM contacts GROUP BY account
-    UNION SELECT account FROM sync_checkpoints UNION SELECT account FROM sync_runs ${checked} ORDER BY account`)).map((r) => r.account);
+  const names = only !== undefined ? [only] : await accountNames(db);
   const accounts: AccountStatus[] = [];
   for (const account of names) accounts.push(await accountStatus(db, account));
   return { accounts, pendingMigrations: await pendingMigrations(db.pool) };
+}
+
+/** Every account the database knows of; one that was only checked so far (api_profiles) too: its measurement is what there is to see. */
+async function accountNames(db: Database): Promise<string[]> {
+  const rows = await db.prisma.$queryRaw<{ account: string }[]>`
+    SELECT account FROM contacts GROUP BY account
+    UNION SELECT account FROM sync_checkpoints UNION SELECT account FROM sync_runs`;
+  const names = new Set(rows.map((r) => r.account));
+  if (!(await pendingMigrations(db.pool)).includes("20261130100000_api_profiles")) {
+    for (const r of await db.prisma.$queryRaw<{ account: string }[]>`SELECT account FROM api_profiles`) names.add(r.account);
+  }
+  return [...names].sort();
 }
 
 async function accountStatus(db: Database, account: string): Promise<AccountStatus> {
