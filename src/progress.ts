@@ -53,6 +53,14 @@ export class Progress {
     this.base = { requests, retries, throttled };
   }
 
+  /** Requests the lanes are allowed in flight right now (the engine halves it on 429s); null: not told yet. */
+  private lanes: number | null = null;
+
+  /** Pass this as SyncContext.onConcurrency. */
+  readonly onConcurrency = (allowed: number): void => {
+    this.lanes = allowed;
+  };
+
   /** Pass this as SyncContext.onPage. */
   readonly onPage = (kind: RunKind, counters: RunCounters): void => {
     this.kind = kind;
@@ -96,7 +104,7 @@ export class Progress {
       elapsedS: Math.round(elapsedS),
       requestsPerS: per(requests),
       contactsPerS: per(received),
-      concurrency: this.options.concurrency,
+      concurrency: this.lanes ?? this.options.concurrency,
       ...(this.kind === "reconcile" && expected ? { percent: Math.min(99, Math.floor((received / expected) * 100)) } : {}),
     };
   }
@@ -105,7 +113,7 @@ export class Progress {
     const f = this.figures();
     return (
       `${f.percent !== undefined ? `~${f.percent}% ` : ""}received ${f.received}, written ${f.written}, pages ${f.pages}; ` +
-      `${f.requestsPerS} req/s, ${f.contactsPerS} contacts/s; ${clock(f.elapsedS)} elapsed; concurrency ≤${f.concurrency}; ` +
+      `${f.requestsPerS} req/s, ${f.contactsPerS} contacts/s; ${clock(f.elapsedS)} elapsed; concurrency ${f.concurrency}/${this.options.concurrency}; ` +
       `retries ${f.retries}, 429s ${f.throttled}`
     );
   }

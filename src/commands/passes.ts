@@ -42,7 +42,7 @@ export async function passCommand(name: "sync" | "reconcile" | "backfill", { val
           color: !process.env.NO_COLOR,
           expected,
         }).start();
-    const ctx = { db: app.db, client, config, logger, signal: shutdown.signal, onPage: progress?.onPage };
+    const ctx = { db: app.db, client, config, logger, signal: shutdown.signal, onPage: progress?.onPage, onConcurrency: progress?.onConcurrency };
     let summary: RunSummary;
     try {
       if (name === "sync") summary = await runIncremental(ctx);

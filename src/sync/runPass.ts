@@ -46,6 +46,8 @@ export interface SyncContext {
   lanePages?: number;
   /** Told about every committed page (metrics, progress). */
   onPage?: (kind: RunKind, counters: RunCounters) => void;
+  /** Told how many requests the lanes may have in flight, at the start of a read and whenever AIMD changes it. */
+  onConcurrency?: (allowed: number) => void;
   /** Read with this strategy instead of the stored measurement (tests and the benchmark, which know their API). */
   strategy?: Strategy;
 }
@@ -185,6 +187,7 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
 /** Reads one range completely through the lane scheduler and the page sink; returns the page size to store. */
 async function read(ctx: SyncContext, run: RunState, strategy: Strategy, spec: ReadSpec, kind: RunKind, extras: PassExtras): Promise<number> {
   const sink = pageSink(ctx.db, ctx.config.account, run.id, extras);
+  ctx.onConcurrency?.(Math.max(1, ctx.config.concurrency ?? 1));
   const outcome = await runLanes(spec.stream, {
     maxLanes: ctx.config.concurrency ?? 1,
     lanePages: ctx.lanePages ?? LANE_PAGES,
@@ -200,6 +203,7 @@ async function read(ctx: SyncContext, run: RunState, strategy: Strategy, spec: R
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     onConcurrency: (allowed, reason) => {
       if (reason === "throttled") ctx.logger.debug({ allowed }, "the API throttles (429): fewer requests in flight");
+      ctx.onConcurrency?.(allowed);
     },
   });
   return outcome.pageSize;

@@ -52,7 +52,7 @@ export class PassRunner {
         tally(counters);
         progress?.onPage(pageKind, counters);
       };
-      const ctx = { db, client, config, logger, signal, onPage };
+      const ctx = { db, client, config, logger, signal, onPage, onConcurrency: progress?.onConcurrency };
       const summary = kind === "incremental" ? await runIncremental(ctx) : await runReconcile(ctx);
       tally(summary);
       metrics.observeClockSkew(summary.clockSkewMs);

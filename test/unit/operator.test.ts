@@ -55,6 +55,10 @@ describe("Progress", () => {
     http.throttled = 2;
     progress.onPage("reconcile", { requests: 0, retries: 0, pages: 5, received: 100, inserted: 3, updated: 4, unchanged: 93, deleted: 0, restored: 0 });
     expect(progress.figures()).toMatchObject({ kind: "reconcile", received: 100, written: 7, pages: 5, requests: 5, retries: 0, throttled: 2, concurrency: 4, percent: 50 });
-    expect(progress.text()).toMatch(/^~50% received 100, written 7, pages 5; .*concurrency ≤4; retries 0, 429s 2$/);
+    expect(progress.text()).toMatch(/^~50% received 100, written 7, pages 5; .*concurrency 4\/4; retries 0, 429s 2$/);
+    // The engine halved the lanes on a 429: the line shows the lanes allowed now, against the setting.
+    progress.onConcurrency(2);
+    expect(progress.figures().concurrency).toBe(2);
+    expect(progress.text()).toMatch(/concurrency 2\/4;/);
   });
 });
