@@ -72,6 +72,8 @@ const CASES: Case[] = [
   ["READY_MAX_AGE", "0", /READY_MAX_AGE: expected at least 1s/],
   ["SHUTDOWN_GRACE", "100ms", /SHUTDOWN_GRACE: expected at least 1s/],
   ["HISTORY_RETENTION", "forever", /HISTORY_RETENTION: expected a duration/],
+  ["CHECK_MAX_AGE", "weekly", /CHECK_MAX_AGE: expected a duration/],
+  ["CHECK_MAX_AGE", "30s", /CHECK_MAX_AGE: expected at least 1m/],
   ["PROGRESS_INTERVAL", "0", /PROGRESS_INTERVAL: expected at least 1s/],
   ["DEFAULT_PHONE_REGION", "India", /DEFAULT_PHONE_REGION: expected a two-letter ISO 3166 region code/],
   ["DEFAULT_PHONE_REGION", "XX", /DEFAULT_PHONE_REGION: expected a two-letter ISO 3166 region code/],
