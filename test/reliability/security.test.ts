@@ -135,7 +135,12 @@ describe("security: the token never appears", () => {
       return r?.status === 200 ? r : undefined;
     }, 60_000, 200);
     const health = await get(`${base}/healthz`);
-    const metrics = await get(`${base}/metrics`);
+    // Readiness follows the committed checkpoint; the run counter follows once the pass has wound up (after
+    // its re-derivation slice): wait for it rather than race it.
+    const metrics = await until(async () => {
+      const m = await get(`${base}/metrics`);
+      return /contacts_sync_runs_total\{kind="incremental",outcome="succeeded"\} 1/.test(m.body) ? m : undefined;
+    }, 60_000, 200);
     expect(health.status).toBe(200);
     expect(metrics.body).toMatch(/contacts_sync_runs_total\{kind="incremental",outcome="succeeded"\} 1/);
     process.kill(worker.pid, "SIGTERM");
