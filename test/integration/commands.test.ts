@@ -173,7 +173,7 @@ describe("results on stdout, progress and logs on stderr", () => {
     const lines = output.split("\r\x1b[2K").map((l) => l.trim()).filter((l) => l.startsWith("received "));
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(new Set(lines).size).toBeGreaterThanOrEqual(3);
-    expect(lines.at(-1)).toMatch(/^received \d+, written \d+, pages \d+; [\d.]+ req\/s, [\d.]+ contacts\/s; \S+ elapsed; concurrency 1/1; retries \d+, 429s \d+$/);
+    expect(lines.at(-1)).toMatch(/^received \d+, written \d+, pages \d+; [\d.]+ req\/s, [\d.]+ contacts\/s; \S+ elapsed; concurrency 1\/1; retries \d+, 429s \d+$/);
     expect(output).not.toContain("\x1b[2m"); // NO_COLOR
     expect(output).toMatch(/incremental: succeeded/);
   });
