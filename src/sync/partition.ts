@@ -15,7 +15,8 @@ import type { RawContact } from "../api/response.js";
 import type { OrderField } from "../probe/profile.js";
 import { parseInstant } from "../time.js";
 import { acceptedRange, FAR_FUTURE_MS, FAR_PAST_MS, floorTo, renderRange, type BoundPolicy, type InstantRange } from "./ranges.js";
-import { dedupe, MAX_SLICE_READS, type SeekRequest, type SeekResult } from "./seek.js";
+import { dedupe, type SeekRequest, type SeekResult } from "./seek.js";
+import { TieRead } from "./tieRead.js";
 import type { LaneStream } from "./lanes.js";
 
 export interface PartitionOptions {
@@ -40,14 +41,10 @@ interface Part {
 }
 
 interface Walk {
-  page: number;
-  counted: number;
-  allIds: Set<string>;
-  newInRead: boolean;
-  reads: number;
-  /** Walking only to prove the page size (the first part). */
-  proving: boolean;
-  firstRows: number;
+  /** The part's rows by page number (null: walking only to prove the page size with page 2). */
+  tie: TieRead | null;
+  /** Rows of the part's page 1, already read. */
+  first: RawContact[];
 }
 
 export class PartitionRead implements LaneStream {
@@ -110,7 +107,7 @@ export class PartitionRead implements LaneStream {
   nextRequest(): SeekRequest {
     const part = this.stack[this.stack.length - 1];
     if (!part) throw new Error("the partitioned read is complete");
-    return { query: this.query(part), page: this.walk?.page ?? 1, kind: this.walk ? "slice" : "seek" };
+    return { query: this.query(part), page: this.walk ? (this.walk.tie?.page ?? 2) : 1, kind: this.walk ? "slice" : "seek" };
   }
 
   private query(part: Part): InboxQuery {
@@ -136,62 +133,41 @@ export class PartitionRead implements LaneStream {
     const part = this.stack[this.stack.length - 1]!;
 
     if (this.walk) this.acceptWalk(part, unique);
-    else this.acceptFirstPage(part, unique.length);
+    else this.acceptFirstPage(part, unique);
     const done = this.stack.length === 0;
     return { fresh, done, cursor: done ? null : this.position, duplicates, undated };
   }
 
-  private acceptFirstPage(part: Part, rows: number): void {
-    if (rows === 0) return this.complete();
+  private acceptFirstPage(part: Part, rows: RawContact[]): void {
+    if (rows.length === 0) return this.complete();
     if (this.options.endOnEmptyPage) {
       // A short page proves nothing: split what can be split, walk the rest to an empty page.
-      return this.canSplit(part) ? this.split(part) : this.startWalk(rows, false);
+      return this.canSplit(part) ? this.split(part) : this.startWalk(part, rows, false);
     }
-    if (this.proven === null) return this.startWalk(rows, true);
-    if (rows < this.proven) return this.complete();
-    if (rows > this.proven) this.proven = rows;
-    return this.canSplit(part) ? this.split(part) : this.startWalk(rows, false);
+    if (this.proven === null) return this.startWalk(part, rows, true);
+    if (rows.length < this.proven) return this.complete();
+    if (rows.length > this.proven) this.proven = rows.length;
+    return this.canSplit(part) ? this.split(part) : this.startWalk(part, rows, false);
   }
 
-  private startWalk(rows: number, proving: boolean): void {
-    this.walk = { page: 2, counted: rows, allIds: new Set(), newInRead: true, reads: 0, proving, firstRows: rows };
+  /** Walks the part with page numbers from page 2 (`proving`: only page 2, to prove the page size). */
+  private startWalk(part: Part, first: RawContact[], proving: boolean): void {
+    const what = () => `the contacts created ${new Date(part.low).toISOString()} .. ${new Date(part.high).toISOString()}`;
+    this.walk = { tie: proving ? null : new TieRead(this.options.unstableTies, what, first), first };
   }
 
   private acceptWalk(part: Part, rows: RawContact[]): void {
     const walk = this.walk!;
-    if (walk.proving) {
+    if (walk.tie === null) {
       this.walk = null;
       if (rows.length === 0) return this.complete(); // the whole part fitted in one page
-      this.proven = walk.firstRows; // a page followed by more rows: the page size, proven
-      return this.canSplit(part) ? this.split(part) : this.startWalk(walk.firstRows, false);
+      this.proven = walk.first.length; // a page followed by more rows: the page size, proven
+      return this.canSplit(part) ? this.split(part) : this.startWalk(part, walk.first, false);
     }
-    if (rows.length > 0) {
-      walk.counted += rows.length;
-      for (const row of rows) {
-        if (!walk.allIds.has(row._id)) {
-          walk.allIds.add(row._id);
-          walk.newInRead = true;
-        }
-      }
-      walk.page += 1;
-      return;
-    }
-    walk.reads += 1;
-    const proven = !this.options.unstableTies || (!walk.newInRead && walk.allIds.size >= walk.counted && walk.reads >= 2);
-    if (proven) {
-      this.walk = null;
-      return this.complete();
-    }
-    if (walk.reads >= MAX_SLICE_READS) {
-      throw new ContractError(
-        `${walk.reads} complete reads of the contacts created ${new Date(part.low).toISOString()} .. ${new Date(part.high).toISOString()} still brought new ones: ` +
-          "the API's order among them changes with every request, so the sync cannot prove it has them all. Nothing of this page was written; " +
-          "the checkpoint is unchanged. Run `contacts-sync check` and report what it shows.",
-      );
-    }
-    walk.page = 1;
-    walk.counted = 0;
-    walk.newInRead = false;
+    if (rows.length > 0) return walk.tie.add(rows);
+    if (!walk.tie.endOfRead()) return;
+    this.walk = null;
+    this.complete();
   }
 
   private canSplit(part: Part): boolean {

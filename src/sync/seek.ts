@@ -22,6 +22,7 @@ import type { DateRange, InboxQuery } from "../api/requestBody.js";
 import type { RawContact } from "../api/response.js";
 import type { ApiOrder, OrderField } from "../probe/profile.js";
 import { parseInstant } from "../time.js";
+import { TieRead } from "./tieRead.js";
 import { acceptedRange, floorTo, instantsToKeys, keysToInstants, renderRange, toKey, type BoundPolicy, type InstantRange } from "./ranges.js";
 
 export interface SeekRequest {
@@ -64,8 +65,6 @@ export interface SeekOptions {
   unstableTies?: boolean;
 }
 
-/** Reads of one tie group before the sync gives up proving it complete (each read is pages until an empty one). */
-export const MAX_SLICE_READS = 16;
 /** Next-page requests of one anchor before the sync gives up (a run of rows the API filters out). */
 const MAX_NEXT_PAGES = 1000;
 
@@ -73,14 +72,8 @@ interface Slice {
   /** Keys [low, high] of the slice: two buckets, so that the seek resuming below it re-reads nothing unread. */
   low: number;
   high: number;
-  page: number;
   cursorBefore: number | null;
-  /** Unstable ties: rows counted in the current read, ids seen in the current read and in all reads. */
-  counted: number;
-  readIds: Set<string>;
-  allIds: Set<string>;
-  reads: number;
-  newInRead: boolean;
+  tie: TieRead;
 }
 
 export class SeekWindow {
@@ -166,7 +159,7 @@ export class SeekWindow {
 
   nextRequest(): SeekRequest {
     if (this.slice) {
-      return { query: this.query(this.slice.low, this.slice.high), page: this.slice.page, kind: "slice" };
+      return { query: this.query(this.slice.low, this.slice.high), page: this.slice.tie.page, kind: "slice" };
     }
     const low = maxKey(this.floor, this.bottom);
     const query = this.query(low, this.cursor);
@@ -262,10 +255,9 @@ export class SeekWindow {
 
   private startSlice(oldest: number): void {
     const bucket = this.bucketStart(oldest);
-    this.slice = {
-      low: bucket - this.quantum, high: bucket + this.quantum - 1, page: 1, cursorBefore: this.cursor,
-      counted: 0, readIds: new Set(), allIds: new Set(), reads: 0, newInRead: false,
-    };
+    const high = bucket + this.quantum - 1;
+    const tie = new TieRead(this.options.unstableTies === true, (counted) => `the ${counted} contacts sharing ${this.describeKey(high)}`);
+    this.slice = { low: bucket - this.quantum, high, cursorBefore: this.cursor, tie };
   }
 
   /** A page that brought new rows: the next request starts at the bucket of its oldest row (rows there may follow). */
@@ -279,35 +271,9 @@ export class SeekWindow {
 
   private acceptSlice(rows: RawContact[]): void {
     const slice = this.slice!;
-    if (rows.length > 0) {
-      slice.counted += rows.length;
-      for (const row of rows) {
-        slice.readIds.add(row._id);
-        if (!slice.allIds.has(row._id)) {
-          slice.allIds.add(row._id);
-          slice.newInRead = true;
-        }
-      }
-      slice.page += 1;
-      return;
-    }
-    // An empty page: one complete read of the slice.
-    slice.reads += 1;
-    const proven = !this.options.unstableTies || (!slice.newInRead && slice.allIds.size >= slice.counted && slice.reads >= 2);
-    if (!proven) {
-      if (slice.reads >= MAX_SLICE_READS) {
-        throw new ContractError(
-          `${slice.reads} complete reads of the ${slice.counted} contacts sharing ${this.describeKey(slice.high)} still brought new ones: the API's ` +
-            "order among them changes with every request, so the sync cannot prove it has them all. Nothing of this page was written; " +
-            "the checkpoint is unchanged. Run `contacts-sync check` and report what it shows.",
-        );
-      }
-      slice.page = 1;
-      slice.counted = 0;
-      slice.readIds = new Set();
-      slice.newInRead = false;
-      return;
-    }
+    if (rows.length > 0) return slice.tie.add(rows);
+    // An empty page: one complete read of the slice; read it again where that proves nothing yet.
+    if (!slice.tie.endOfRead()) return;
     // Seek on strictly below the slice. The next request's over-coverage (its upper bound reaches one bucket
     // up) lands inside the slice, which was read.
     this.slice = null;
