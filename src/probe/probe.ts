@@ -13,6 +13,8 @@ import type { RawContact } from "../api/response.js";
 import { StoppedError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { ApiOrder, ApiProfile, Direction, OrderField } from "./profile.js";
+import { DATE_TRUNCATION_MS, median, skewSample } from "../sync/clock.js";
+import { parseInstant } from "../time.js";
 
 export interface ProbeOptions {
   /** Most HTTP requests the probe may make, retries included (default 40). */
@@ -46,7 +48,6 @@ const MIN_ORDER_STEPS = 5;
 const PRECISIONS_MS = [1, 1_000, 60_000, 3_600_000, 86_400_000];
 const DAY_MS = 86_400_000;
 /** The Date header is whole seconds, truncated: on average half a second behind the instant it names. */
-const DATE_TRUNCATION_MS = 500;
 const STAMP_FIELDS = ["createdAt", "lastSeenAt", "updatedAt"] as const;
 const PINNED_FLAGS = ["userInteracted", "isOnline", "isLiveChatActive"] as const;
 
@@ -224,10 +225,9 @@ export function shortPagesOf(lengths: number[], pageSize: number | null): boolea
 }
 
 export function stampOf(row: RawContact, field: string): number | null {
+  // The program's one strict parser: a stamp the sync could not read must not steer what check concludes.
   const v = row[field];
-  if (typeof v !== "string" || v === "") return null;
-  const ms = Date.parse(v);
-  return Number.isFinite(ms) ? ms : null;
+  return typeof v === "string" ? parseInstant(v) : null;
 }
 
 /**
@@ -281,7 +281,11 @@ export function detectOrderInPages(pages: RawContact[][]): { order: ApiOrder | n
       if (steps >= MIN_ORDER_STEPS) fits.push({ order: { field, direction }, steps });
     }
   }
-  if (fits.length === 0) return detectOrder(rows).order === null ? detectOrder(rows) : { order: null, note: `the ${rows.length} rows read follow no order of createdAt or lastSeenAt within their pages` };
+  if (fits.length === 0) {
+    // Too few rows, or none in order: detectOrder words which (read whole, the rows can fit an order only by chance).
+    const whole = detectOrder(rows);
+    return whole.order === null ? whole : { order: null, note: `the ${rows.length} rows read follow no order of createdAt or lastSeenAt within their pages` };
+  }
   if (fits.length > 1) return { order: fits[0]!.order, note: `both createdAt and lastSeenAt fit the order of the ${rows.length} rows read; createdAt assumed` };
   return { order: fits[0]!.order };
 }
@@ -554,10 +558,8 @@ async function unlistedFlagsApplied(
  */
 export function clockSkew(samples: Sample[]): { skewMs: number | null; notes: string[] } {
   const notes: string[] = [];
-  const dated = samples.filter((s) => s.serverDate !== undefined);
-  let skewMs: number | null = dated.length
-    ? Math.round(median(dated.map((s) => s.serverDate! + DATE_TRUNCATION_MS - (s.sentAt + s.receivedAt) / 2)))
-    : null;
+  const dated = samples.map(skewSample).filter((v): v is number => v !== null);
+  let skewMs: number | null = dated.length ? Math.round(median(dated)) : null;
   const rtt = samples.length ? median(samples.map((s) => s.receivedAt - s.sentAt)) : 0;
   if (skewMs !== null) notes.push(`clock: from ${dated.length} Date headers (whole seconds: ±${Math.round(DATE_TRUNCATION_MS + rtt / 2)} ms)`);
   else notes.push("clock: the API sends no usable Date header");
@@ -578,8 +580,3 @@ export function clockSkew(samples: Sample[]): { skewMs: number | null; notes: st
   return { skewMs, notes };
 }
 
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}

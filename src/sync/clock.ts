@@ -20,8 +20,8 @@ export class ClockSkew {
   constructor(private readonly initial: number | null = null) {}
 
   observe(answer: Pick<PageAnswer, "serverDate" | "sentAt" | "receivedAt">): void {
-    if (answer.serverDate === undefined) return;
-    const sample = answer.serverDate + 500 - (answer.sentAt + answer.receivedAt) / 2;
+    const sample = skewSample(answer);
+    if (sample === null) return;
     this.samples.push(sample);
     if (this.samples.length > WINDOW) this.samples.shift();
     this.first ??= sample;
@@ -43,6 +43,15 @@ export class ClockSkew {
   get sampleCount(): number {
     return this.samples.length;
   }
+}
+
+/** The half second a Date header's whole seconds hide: a header names the instant's second, on average +0.5 s. */
+export const DATE_TRUNCATION_MS = 500;
+
+/** One answer's API-minus-us sample (ms): its Date header, centred in its second, less the middle of our round trip. */
+export function skewSample(answer: Pick<PageAnswer, "serverDate" | "sentAt" | "receivedAt">): number | null {
+  if (answer.serverDate === undefined) return null;
+  return answer.serverDate + DATE_TRUNCATION_MS - (answer.sentAt + answer.receivedAt) / 2;
 }
 
 export function median(values: number[]): number {
