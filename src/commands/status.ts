@@ -25,25 +25,28 @@ export interface AccountStatus {
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 export async function statusReport(db: Database, only?: string): Promise<StatusReport> {
-  const names = only !== undefined ? [only] : await accountNames(db);
+  // Read once: whether api_profiles exists yet decides what every account's status can show.
+  const pending = await pendingMigrations(db.pool);
+  const profiles = !pending.includes("20261130100000_api_profiles");
+  const names = only !== undefined ? [only] : await accountNames(db, profiles);
   const accounts: AccountStatus[] = [];
-  for (const account of names) accounts.push(await accountStatus(db, account));
-  return { accounts, pendingMigrations: await pendingMigrations(db.pool) };
+  for (const account of names) accounts.push(await accountStatus(db, account, profiles));
+  return { accounts, pendingMigrations: pending };
 }
 
 /** Every account the database knows of; one that was only checked so far (api_profiles) too: its measurement is what there is to see. */
-async function accountNames(db: Database): Promise<string[]> {
+async function accountNames(db: Database, profiles: boolean): Promise<string[]> {
   const rows = await db.prisma.$queryRaw<{ account: string }[]>`
     SELECT account FROM contacts GROUP BY account
     UNION SELECT account FROM sync_checkpoints UNION SELECT account FROM sync_runs`;
   const names = new Set(rows.map((r) => r.account));
-  if (!(await pendingMigrations(db.pool)).includes("20261130100000_api_profiles")) {
+  if (profiles) {
     for (const r of await db.prisma.$queryRaw<{ account: string }[]>`SELECT account FROM api_profiles`) names.add(r.account);
   }
   return [...names].sort();
 }
 
-async function accountStatus(db: Database, account: string): Promise<AccountStatus> {
+async function accountStatus(db: Database, account: string, profiles: boolean): Promise<AccountStatus> {
   const [counts] = await db.prisma.$queryRaw<{ live: number; deleted: number; last: Date | null }[]>`
     SELECT count(*) FILTER (WHERE deleted_at IS NULL)::int AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS deleted,
            max(synced_at) AS last
@@ -51,8 +54,7 @@ async function accountStatus(db: Database, account: string): Promise<AccountStat
   const inc = await readCheckpoint(db.prisma, account, "incremental");
   const rec = await readCheckpoint(db.prisma, account, "reconcile");
   const runs = await db.prisma.syncRun.findMany({ where: { account }, orderBy: { id: "desc" }, take: 10 });
-  const pending = await pendingMigrations(db.pool);
-  const stored = pending.includes("20261130100000_api_profiles") ? null : await loadProfile(db.prisma, account);
+  const stored = profiles ? await loadProfile(db.prisma, account) : null;
   return {
     account,
     contacts: { live: counts?.live ?? 0, deleted: counts?.deleted ?? 0, lastSyncedAt: iso(counts?.last) },

@@ -24,7 +24,7 @@ import { runLanes } from "./lanes.js";
 import { createdAtRead, lastSeenAtRead, reconcileOrder, type ReadSpec } from "./reads.js";
 import { pageSink, type PassExtras } from "./sink.js";
 import { ClockSkew, SKEW_UNCERTAINTY_MS } from "./clock.js";
-import { fromKey, renderRange, toKey, type InstantRange } from "./ranges.js";
+import { fromKey, toKey, type InstantRange } from "./ranges.js";
 import { DEFAULT_PROFILE_MAX_AGE_MS, resolveStrategy, type ResolvedStrategy } from "./strategy.js";
 import { planIncrementalWindow } from "./windows.js";
 
@@ -240,12 +240,13 @@ async function verifyUnseen(ctx: SyncContext, run: RunState, strategy: Strategy,
   if (all.length === 0) return;
   const keep = (ids: string[]) => ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, ids));
   const candidates = all.slice(0, VERIFY_LIMIT);
+  const looked = new Set(candidates.map((c) => c.id));
   let beyond = 0;
   if (all.length > VERIFY_LIMIT) {
     // Beyond the limit, contacts stay live this time: each reconcile proves (and marks) up to the limit.
     for (;;) {
       const more = await listUnseen(ctx.db.prisma, passId, account, createdUpTo, 10_000);
-      const rest = more.filter((c) => !candidates.some((k) => k.id === c.id));
+      const rest = more.filter((c) => !looked.has(c.id));
       if (rest.length === 0) break;
       beyond += rest.length;
       await keep(rest.map((c) => c.id));
