@@ -20,8 +20,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     connectionTimeoutMillis: 10_000,
     application_name: "contacts-sync",
   });
-  // An idle client that loses its server (restart, failover) must not crash the process.
-  pool.on("error", () => undefined);
+  survivesServerLoss(pool);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   let closed = false;
   return {
@@ -35,4 +34,16 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
       await pool.end().catch(() => undefined);
     },
   };
+}
+
+/**
+ * A server that goes away (restart, failover, `pg_ctl stop`) sends each connection an error. pg emits it on
+ * the client, and an error event nobody listens to ends the process: the pool listens only while a client is
+ * idle, so a client checked out between two queries (a remap batch, a lock, a migration) would crash the
+ * worker. Every client gets a listener of its own from the start; the query that next uses a dead client
+ * fails with an ordinary error, and the pool drops that client when it is released.
+ */
+export function survivesServerLoss(pool: pg.Pool): void {
+  pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
 }

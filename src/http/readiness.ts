@@ -3,6 +3,7 @@
 // connection pool of its own, with short timeouts, so a busy pass cannot starve the probe and a database
 // that hangs makes the probe answer "unready" instead of not at all.
 import pg from "pg";
+import { survivesServerLoss } from "../db/client.js";
 import { pendingMigrations } from "../db/migrate.js";
 import { scrub } from "../log.js";
 
@@ -35,7 +36,7 @@ export class ReadinessProbe {
       query_timeout: TIMEOUT_MS,
       application_name: "contacts-sync readiness",
     });
-    this.pool.on("error", () => undefined);
+    survivesServerLoss(this.pool);
   }
 
   async check(): Promise<Readiness> {

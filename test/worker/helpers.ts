@@ -73,6 +73,21 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
   }
 }
 
+/**
+ * Awaits `wait`; when it fails, the error also says whether the worker is still running and what it last
+ * wrote, so a failure on a CI machine explains itself.
+ */
+export async function explained<T>(worker: WorkerProcess, wait: Promise<T>): Promise<T> {
+  try {
+    return await wait;
+  } catch (error) {
+    const state = worker.child.exitCode !== null || worker.child.signalCode !== null
+      ? `the worker had exited (code ${worker.child.exitCode}, signal ${worker.child.signalCode})`
+      : "the worker was still running";
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; ${state}; its last lines:\n${worker.lines.slice(-45).join("\n")}`);
+  }
+}
+
 export async function get(port: number, path: string): Promise<{ status: number; type: string; text: string; json: () => any }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
   const text = await response.text();

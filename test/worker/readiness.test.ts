@@ -5,7 +5,7 @@ import { freePort, startThrowawayPostgres } from "../../src/db/embedded.js";
 import { startApiDouble } from "../../src/double/server.js";
 import { TOKEN } from "../helpers/sync.js";
 import { createDatabase } from "../helpers/db.js";
-import { get, NEVER, spawnWorker, waitFor } from "./helpers.js";
+import { explained, get, NEVER, spawnWorker, waitFor } from "./helpers.js";
 
 let cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -37,17 +37,17 @@ describe("/readyz", () => {
     expect(ready).toMatchObject({ status: "ready", checks: { database: { ok: true }, migrations: { ok: true }, lastIncremental: { ok: true, maxAgeSeconds: 600 } } });
 
     await server.pause();
-    const away = await waitFor("unready", async () => {
+    const away = await explained(worker, waitFor("unready", async () => {
       const r = await get(port, "/readyz");
       return r.status === 503 ? r.json() : undefined;
-    });
+    }));
     expect(away.checks.database.ok).toBe(false);
     expect(away.checks.database.error).toBeTruthy();
     expect(away.checks.database.error).not.toContain("readyz"); // the password
     expect((await get(port, "/healthz")).status).toBe(200); // alive all the same: no restart needed
 
     await server.resume();
-    await waitFor("ready again", async () => (await get(port, "/readyz")).status === 200);
+    await explained(worker, waitFor("ready again", async () => (await get(port, "/readyz")).status === 200));
     expect(worker.child.exitCode).toBeNull();
 
     worker.signal("SIGTERM");
