@@ -27,7 +27,7 @@ export async function openApp(config: Config, logger: Logger, options: { migrate
     url = embedded.url;
   }
   // Each lane of a window writes on its own connection; plus the account lock and the status queries.
-  const db = openDatabase(url, { poolSize: config.concurrency + 3 });
+  const db = openDatabase(url, { poolSize: config.concurrency + 3, schema: config.databaseSchema });
   try {
     await db.pool.query("select 1");
   } catch (error) {

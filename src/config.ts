@@ -7,6 +7,7 @@ import cron from "node-cron";
 import { ConfigError } from "./errors.js";
 import { parseDuration } from "./durations.js";
 import { nearest } from "./suggest.js";
+import { DEFAULT_SCHEMA, schemaOfUrl, schemaProblem } from "./db/schema.js";
 
 export const DEFAULT_API_URL = "https://api.v7.botpenguin.com";
 
@@ -26,6 +27,8 @@ export interface Config {
   /** Where the token came from, if a file: the worker reads it again before each run (rotation). */
   tokenFile: string | undefined;
   databaseUrl: string | undefined;
+  /** DATABASE_SCHEMA (or DATABASE_URL's ?schema=): the schema that holds the mirror; default contacts_sync. */
+  databaseSchema: string;
   dataDir: string;
   account: string;
   startAt: Date;
@@ -115,6 +118,8 @@ const schema = z.object({
     .refine((v) => v === undefined || v === "" || /^postgres(ql)?:\/\/./.test(v), {
       message: "expected a PostgreSQL URL such as postgresql://user:password@host:5432/db, or unset for the embedded database",
     }),
+  // The mirror's own schema (src/db/schema.ts); DATABASE_URL's ?schema= may name it instead (loadConfig).
+  DATABASE_SCHEMA: z.string().optional(),
   CONTACTS_SYNC_DATA_DIR: z.string().default(".data"),
   SYNC_ACCOUNT: z
     .string()
@@ -210,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
     for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0])}: ${issue.message}`);
   }
   const token = readToken(cleaned.INBOX_API_TOKEN, cleaned.INBOX_API_TOKEN_FILE, options.needToken, problems);
+  const databaseSchema = readSchema(cleaned.DATABASE_SCHEMA, cleaned.DATABASE_URL, problems);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const v = parsed.data;
   return {
@@ -217,6 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
     token,
     tokenFile: cleaned.INBOX_API_TOKEN_FILE,
     databaseUrl: v.DATABASE_URL || undefined,
+    databaseSchema,
     dataDir: v.CONTACTS_SYNC_DATA_DIR,
     account: v.SYNC_ACCOUNT,
     startAt: v.SYNC_START_AT,
@@ -267,6 +274,22 @@ export function readTokenFile(file: string): string {
   const token = readToken(undefined, file, true, problems);
   if (problems.length > 0 || token === undefined) throw new ConfigError(problems);
   return token;
+}
+
+/**
+ * DATABASE_SCHEMA, or Prisma's ?schema= in DATABASE_URL; both may be given only when they agree: two
+ * different answers to "where is the mirror" are a mistake to report, not a choice to make silently.
+ */
+function readSchema(setting: string | undefined, url: string | undefined, problems: string[]): string {
+  const fromUrl = url ? schemaOfUrl(url) : undefined;
+  if (setting !== undefined && fromUrl !== undefined && setting !== fromUrl) {
+    problems.push(`DATABASE_SCHEMA is "${setting}" but DATABASE_URL's ?schema= is "${fromUrl}": set one of them, or both the same`);
+    return DEFAULT_SCHEMA;
+  }
+  const schema = setting ?? fromUrl ?? DEFAULT_SCHEMA;
+  const problem = schemaProblem(schema);
+  if (problem) problems.push(`${setting !== undefined ? "DATABASE_SCHEMA" : "DATABASE_URL (?schema=)"}: ${problem}`);
+  return schema;
 }
 
 function readToken(value: string | undefined, file: string | undefined, needed: boolean, problems: string[]): string | undefined {

@@ -3,6 +3,7 @@
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { DEFAULT_SCHEMA, quoteIdent } from "./schema.js";
 
 export type { PrismaClient };
 
@@ -10,10 +11,13 @@ export interface Database {
   prisma: PrismaClient;
   pool: pg.Pool;
   url: string;
+  /** The mirror's schema (DATABASE_SCHEMA): every connection's search_path, and Prisma's. */
+  schema: string;
   close(): Promise<void>;
 }
 
-export function openDatabase(url: string, options: { poolSize?: number } = {}): Database {
+export function openDatabase(url: string, options: { poolSize?: number; schema?: string } = {}): Database {
+  const schema = options.schema ?? DEFAULT_SCHEMA;
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 4,
@@ -21,12 +25,14 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     application_name: "contacts-sync",
   });
   survivesServerLoss(pool);
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  useSchema(pool, schema);
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { schema }) });
   let closed = false;
   return {
     prisma,
     pool,
     url,
+    schema,
     async close() {
       if (closed) return;
       closed = true;
@@ -46,4 +52,23 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
 export function survivesServerLoss(pool: pg.Pool): void {
   pool.on("error", () => undefined);
   pool.on("connect", (client) => client.on("error", () => undefined));
+}
+
+const schemas = new WeakMap<pg.Pool, string>();
+
+/**
+ * Every connection of `pool` works in `schema`: the mirror's SQL names its tables without a schema. Set when
+ * a connection opens (pg runs it before any query of whoever checked the connection out), not as a startup
+ * option, which a DATABASE_URL with its own `?options=` would replace. Only that schema: pg_catalog is always
+ * searched, and nothing of another application in `public` can stand in for a table of ours.
+ */
+export function useSchema(pool: pg.Pool, schema: string): void {
+  schemas.set(pool, schema);
+  const sql = `SET search_path TO ${quoteIdent(schema)}`;
+  pool.on("connect", (client) => void client.query(sql).catch(() => undefined));
+}
+
+/** The schema useSchema gave `pool`; the default for a pool made elsewhere. */
+export function schemaOf(pool: pg.Pool): string {
+  return schemas.get(pool) ?? DEFAULT_SCHEMA;
 }

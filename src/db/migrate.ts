@@ -6,6 +6,8 @@ import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
 import type { Logger } from "../log.js";
+import { schemaOf } from "./client.js";
+import { migrationSqlFor, moveFromPublic, quoteIdent } from "./schema.js";
 
 /** Both src/db and dist/db sit two levels below the project root. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
@@ -61,12 +63,23 @@ export async function pendingMigrations(pool: pg.Pool, dir = MIGRATIONS_DIR): Pr
   return all.filter((name) => !done.has(name));
 }
 
-export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DIR): Promise<{ applied: string[] }> {
+/**
+ * `schema`: where the mirror lives (DATABASE_SCHEMA); the pool's, as openDatabase was told. The session's
+ * search_path is that schema alone while migrating, so unqualified names land there; it is put back after.
+ */
+export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DIR, schema = schemaOf(pool)): Promise<{ applied: string[] }> {
   const migrations = readMigrations(dir);
   const client = await pool.connect();
   const applied: string[] = [];
+  let searchPath: string | undefined;
   try {
     await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    searchPath = (await client.query<{ path: string }>("select current_setting('search_path') as path")).rows[0]!.path;
+    await client.query("select set_config('search_path', $1, false)", [quoteIdent(schema)]);
+    // Created only when missing: CREATE SCHEMA asks for the CREATE privilege on the database even when it exists.
+    const { rows: [present] } = await client.query<{ ok: boolean }>("select to_regnamespace($1) is not null as ok", [quoteIdent(schema)]);
+    if (!present!.ok) await client.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
+    await moveFromPublic(client, schema, migrations, logger);
     await client.query(CREATE_TABLE);
     const rows = (await client.query<AppliedRow>(`select migration_name, checksum, finished_at, rolled_back_at from "_prisma_migrations"`)).rows;
     const known = new Map<string, AppliedRow>();
@@ -89,7 +102,7 @@ export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DI
       const started = Date.now();
       await client.query("begin");
       try {
-        await client.query(migration.sql);
+        await client.query(migrationSqlFor(migration.sql, schema));
         await client.query(
           `insert into "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
            values ($1, $2, $3, $4, now(), 1)`,
@@ -104,10 +117,28 @@ export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DI
       logger.debug({ migration: migration.name, ms: Date.now() - started }, "applied migration");
     }
     // One line for the lot: a fresh database gets every migration at once.
-    if (applied.length > 0) logger.info({ migrations: applied.length, last: applied.at(-1) }, `applied ${applied.length} migration(s)`);
+    if (applied.length > 0) logger.info({ migrations: applied.length, last: applied.at(-1), schema }, `applied ${applied.length} migration(s)`);
+    await pinSearchPaths(client, schema);
   } finally {
+    if (searchPath !== undefined) await client.query("select set_config('search_path', $1, false)", [searchPath]).catch(() => undefined);
     await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => undefined);
     client.release();
   }
   return { applied };
+}
+
+/**
+ * The mirror's PL/pgSQL functions (contacts_as_of, the history triggers) name tables without a schema, read
+ * when they run: pinned to the mirror's schema, they work whatever the caller's search_path (an analyst's
+ * is usually "$user", public). SQL-language helpers are left alone: a SET clause would stop their inlining.
+ * Again after each migrate, as CREATE OR REPLACE in a later migration drops the setting.
+ */
+async function pinSearchPaths(client: pg.PoolClient, schema: string): Promise<void> {
+  const { rows } = await client.query<{ signature: string }>(
+    `SELECT p.oid::regprocedure::text AS signature
+     FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+     WHERE p.pronamespace IN (to_regnamespace($1), to_regnamespace('contacts_sync')) AND l.lanname = 'plpgsql' AND p.proconfig IS NULL`,
+    [quoteIdent(schema)],
+  );
+  for (const { signature } of rows) await client.query(`ALTER FUNCTION ${signature} SET search_path = ${quoteIdent(schema)}`);
 }

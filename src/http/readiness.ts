@@ -3,7 +3,8 @@
 // connection pool of its own, with short timeouts, so a busy pass cannot starve the probe and a database
 // that hangs makes the probe answer "unready" instead of not at all.
 import pg from "pg";
-import { survivesServerLoss } from "../db/client.js";
+import { survivesServerLoss, useSchema } from "../db/client.js";
+import { DEFAULT_SCHEMA } from "../db/schema.js";
 import { pendingMigrations } from "../db/migrate.js";
 import { scrub } from "../log.js";
 
@@ -26,6 +27,7 @@ export class ReadinessProbe {
     private readonly account: string,
     private readonly maxAgeMs: number,
     private readonly now: () => number = Date.now,
+    schema = DEFAULT_SCHEMA,
   ) {
     this.pool = new pg.Pool({
       connectionString: databaseUrl,
@@ -37,6 +39,7 @@ export class ReadinessProbe {
       application_name: "contacts-sync readiness",
     });
     survivesServerLoss(this.pool);
+    useSchema(this.pool, schema);
   }
 
   async check(): Promise<Readiness> {

@@ -88,7 +88,7 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
     try {
       app = await openWithRetry(config, logger, shutdown.signal, options.openRetryMs ?? [1000, 30_000]);
       if (!app) return;
-      probe = new ReadinessProbe(app.db.url, config.account, config.readyMaxAgeMs);
+      probe = new ReadinessProbe(app.db.url, config.account, config.readyMaxAgeMs, undefined, app.db.schema);
       runner = new PassRunner({ config, db: app.db, logger, metrics, signal: shutdown.signal, clientOptions: options.clientOptions });
       await runner.refreshCheckpoints();
       const passes = runner;

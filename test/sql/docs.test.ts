@@ -89,13 +89,13 @@ describe("docs/sql.md", () => {
   it("documents every column of contacts and contact_changes, and every view", async () => {
     const { rows: columns } = await client.query<{ table_name: string; column_name: string }>(
       `SELECT table_name, column_name FROM information_schema.columns
-       WHERE table_schema = 'public' AND table_name IN ('contacts', 'contact_changes') ORDER BY table_name, ordinal_position`,
+       WHERE table_schema = current_schema() AND table_name IN ('contacts', 'contact_changes') ORDER BY table_name, ordinal_position`,
     );
     const contactsSection = doc.slice(doc.indexOf("### `contacts`"), doc.indexOf("### `contact_changes`"));
     const changesSection = doc.slice(doc.indexOf("### `contact_changes`"), doc.indexOf("### `contact_history_state`"));
     const missing = columns.filter((c) => !(c.table_name === "contacts" ? contactsSection : changesSection).includes(`\`${c.column_name}\``));
     expect(missing).toEqual([]);
-    const { rows: views } = await client.query<{ name: string }>(`SELECT viewname AS name FROM pg_views WHERE schemaname = 'public'`);
+    const { rows: views } = await client.query<{ name: string }>(`SELECT viewname AS name FROM pg_views WHERE schemaname = current_schema()`);
     expect(views.length).toBeGreaterThanOrEqual(13);
     const viewsSection = doc.slice(doc.indexOf("## Views"), doc.indexOf("## History"));
     expect(views.filter((v) => !viewsSection.includes(`| \`${v.name}\` |`))).toEqual([]);

@@ -65,7 +65,7 @@ describe("grant-reader", () => {
 
   it("lets the login read every table and view but the bookkeeping, and the history function", async () => {
     const { rows: all } = await admin.query<{ name: string }>(
-      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
+      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'contacts_sync' ORDER BY 1`,
     );
     expect(all.map((r) => r.name)).toEqual(expect.arrayContaining(["contacts", "contacts_current", "contact_changes", "contact_attributes", ...BOOKKEEPING_TABLES]));
     const relations = all.filter((r) => !BOOKKEEPING_TABLES.includes(r.name));
@@ -90,7 +90,7 @@ describe("grant-reader", () => {
     ["use a sequence", `SELECT nextval('sync_runs_id_seq')`],
     ["CREATE TABLE", `CREATE TABLE public.mine (x int)`],
     ["CREATE VIEW", `CREATE VIEW public.mine AS SELECT 1 AS x`],
-    ["CREATE TABLE among the functions", `CREATE TABLE contacts_sync.mine (x int)`],
+    ["CREATE TABLE in the mirror's schema", `CREATE TABLE contacts_sync.mine (x int)`],
     ["CREATE FUNCTION", `CREATE FUNCTION public.mine() RETURNS int LANGUAGE sql AS 'SELECT 1'`],
     ["CREATE SCHEMA", `CREATE SCHEMA mine`],
     ["DROP VIEW", `DROP VIEW contacts_current`],
@@ -110,7 +110,7 @@ describe("grant-reader", () => {
   });
 
   it("reads tables and views that later migrations add", async () => {
-    await admin.query(`CREATE TABLE public.added_later (x int); INSERT INTO added_later VALUES (1); CREATE VIEW public.added_view AS SELECT x FROM added_later`);
+    await admin.query(`CREATE TABLE contacts_sync.added_later (x int); INSERT INTO added_later VALUES (1); CREATE VIEW contacts_sync.added_view AS SELECT x FROM added_later`);
     expect((await bi.query(`SELECT x FROM added_view`)).rows).toEqual([{ x: 1 }]);
     await expect(bi.query(`INSERT INTO added_later VALUES (2)`)).rejects.toMatchObject({ code: "42501" });
   });
@@ -119,7 +119,7 @@ describe("grant-reader", () => {
     expect((await grantReader(db.pool, WEIRD)).created).toBe(true);
     const { rows } = await admin.query(`SELECT rolname FROM pg_roles WHERE rolname = $1`, [WEIRD]);
     expect(rows).toHaveLength(1);
-    expect((await admin.query(`SELECT to_regclass('public.contacts') IS NOT NULL AS ok`)).rows[0].ok).toBe(true);
+    expect((await admin.query(`SELECT to_regclass('contacts_sync.contacts') IS NOT NULL AS ok`)).rows[0].ok).toBe(true);
   });
 
   it("refuses roles that could do more than read, and its own user, changing nothing", async () => {

@@ -2,6 +2,8 @@
 // including those later migrations add, except the sync engine's bookkeeping, and nothing else. Login roles for the tools are made members of it
 // (docs/sql.md), so a password never passes through this program.
 import type pg from "pg";
+import { schemaOf } from "../client.js";
+import { HELPER_SCHEMA } from "../schema.js";
 
 export interface GrantResult {
   role: string;
@@ -41,18 +43,21 @@ export class GrantReaderError extends Error {
   override name = "GrantReaderError";
 }
 
-export async function grantReader(pool: pg.Pool, role: string): Promise<GrantResult> {
+/** `schema`: the mirror's (DATABASE_SCHEMA), as the pool was opened with. */
+export async function grantReader(pool: pg.Pool, role: string, schema = schemaOf(pool)): Promise<GrantResult> {
   const problem = readerRoleProblem(role);
   if (problem) throw new GrantReaderError(`Cannot use that role name: ${problem}. Nothing was changed.`);
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
-    const { rows: [me] } = await client.query<{ user: string; db: string; owner: string | null }>(
+    const { rows: [me] } = await client.query<{ user: string; db: string; owner: string | null; helpers: boolean }>(
       `SELECT current_user AS user, current_database() AS db,
-              (SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'contacts') AS owner`,
+              (SELECT tableowner FROM pg_tables WHERE schemaname = $1 AND tablename = 'contacts') AS owner,
+              to_regnamespace($2) IS NOT NULL AS helpers`,
+      [schema, `"${HELPER_SCHEMA}"`],
     );
     if (!me!.owner) {
-      throw new GrantReaderError("The table contacts does not exist in this database: run `contacts-sync migrate` first. Nothing was changed.");
+      throw new GrantReaderError(`The table contacts does not exist in the schema ${schema} (DATABASE_SCHEMA) of this database: run \`contacts-sync migrate\` first. Nothing was changed.`);
     }
     if (role === me!.user || role === me!.owner) {
       throw new GrantReaderError(
@@ -87,22 +92,27 @@ export async function grantReader(pool: pg.Pool, role: string): Promise<GrantRes
       });
     }
     const { rows: present } = await client.query<{ name: string }>(
-      `SELECT relname AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname = ANY($1::text[])`,
-      [BOOKKEEPING_TABLES],
+      `SELECT relname AS name FROM pg_class WHERE relnamespace = to_regnamespace($2) AND relname = ANY($1::text[])`,
+      [BOOKKEEPING_TABLES, client.escapeIdentifier(schema)],
     );
     const bookkeeping = present.map((r) => r.name);
+    const ns = client.escapeIdentifier(schema);
+    const owner = client.escapeIdentifier(me!.owner);
     const statements = [
       `GRANT CONNECT ON DATABASE ${client.escapeIdentifier(me!.db)} TO ${id}`,
-      `GRANT USAGE ON SCHEMA public TO ${id}`,
-      // The mapping helpers that contacts_as_of() calls; the schema holds functions only.
-      `GRANT USAGE ON SCHEMA contacts_sync TO ${id}`,
+      `GRANT USAGE ON SCHEMA ${ns} TO ${id}`,
+      // DATABASE_SCHEMA=public keeps the earlier layout: the helpers that contacts_as_of() calls stay there.
+      ...(me!.helpers && schema !== HELPER_SCHEMA ? [`GRANT USAGE ON SCHEMA ${client.escapeIdentifier(HELPER_SCHEMA)} TO ${id}`] : []),
       // Whatever the role may have been given before on these tables goes: it reads, nothing else.
-      `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${id}`,
-      `REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ${id}`,
-      `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${id}`,
-      ...bookkeeping.map((table) => `REVOKE ALL ON public.${client.escapeIdentifier(table)} FROM ${id}`),
+      `REVOKE ALL ON ALL TABLES IN SCHEMA ${ns} FROM ${id}`,
+      `REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${ns} FROM ${id}`,
+      `GRANT SELECT ON ALL TABLES IN SCHEMA ${ns} TO ${id}`,
+      ...bookkeeping.map((table) => `REVOKE ALL ON ${ns}.${client.escapeIdentifier(table)} FROM ${id}`),
       // Tables and views created later by migrations (run as the owner) are readable too.
-      `ALTER DEFAULT PRIVILEGES FOR ROLE ${client.escapeIdentifier(me!.owner)} IN SCHEMA public GRANT SELECT ON TABLES TO ${id}`,
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA ${ns} GRANT SELECT ON TABLES TO ${id}`,
+      // An earlier release granted that in public, where the mirror no longer is: whatever another application
+      // creates there later is not the reader's to see. (What it was granted there before stays: not ours to undo.)
+      ...(schema !== "public" ? [`ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public REVOKE SELECT ON TABLES FROM ${id}`] : []),
     ];
     for (const sql of statements) {
       await client.query(sql).catch((error: { code?: string; message: string }) => {
