@@ -3,6 +3,7 @@
 import { openApp } from "../app.js";
 import { ConfigError } from "../errors.js";
 import { onShutdown } from "../signals.js";
+import { urlWithSearchPath } from "../db/schema.js";
 import type { CommandContext } from "./table.js";
 
 export async function dbCommand({ values, config, logger, out }: CommandContext): Promise<number> {
@@ -21,8 +22,9 @@ export async function dbCommand({ values, config, logger, out }: CommandContext)
   });
   try {
     out(
-      `${app.embedded ? "embedded PostgreSQL" : "PostgreSQL"} is up, schema migrated:\n  psql "${app.embedded?.url ?? "$DATABASE_URL"}"\n` +
+      `${app.embedded ? "embedded PostgreSQL" : "PostgreSQL"} is up, schema migrated:\n  psql "${app.embedded ? urlWithSearchPath(app.embedded.url, app.db.schema) : "$DATABASE_URL"}"\n` +
         (app.embedded ? `(the same URL every time for ${config.dataDir}: the port and password are kept there)\n` : "") +
+        `The mirror is in the schema ${app.db.schema}${app.embedded ? " (the URL starts sessions there)" : `: SET search_path TO ${app.db.schema}; or name its tables ${app.db.schema}.contacts`}.\n` +
         "Ctrl-C stops it.",
     );
     await stopped;

@@ -33,6 +33,16 @@ export function schemaOfUrl(url: string): string | undefined {
   }
 }
 
+/**
+ * `url` for a person's psql or BI tool: its sessions start in `schema` (libpq's and pg's `options`), so the
+ * mirror's tables answer to their plain names, as in docs/sql.md.
+ */
+export function urlWithSearchPath(url: string, schema: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set("options", `-csearch_path=${schema}`);
+  return parsed.toString();
+}
+
 /** `"name"`, for SQL text (names are checked by schemaProblem, and quoted anyway). */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
