@@ -26,6 +26,7 @@ export async function grantReaderCommand(db: Database, role: string): Promise<st
     "Give each BI tool a login of its own that is a member of it, e.g. in psql:",
     `  CREATE ROLE metabase LOGIN PASSWORD 'choose-a-long-password' IN ROLE ${quoted};`,
     "  ALTER ROLE metabase SET statement_timeout = '60s';   -- optional: no runaway dashboard query",
+    `  ALTER ROLE metabase SET search_path = ${db.schema};   -- the mirror's schema: its tables by their plain names`,
     "Then connect the tool with that user (docs/sql.md: Metabase, Grafana, Superset).",
   ];
   return lines.join("\n");

@@ -57,15 +57,21 @@ export function survivesServerLoss(pool: pg.Pool): void {
 const schemas = new WeakMap<pg.Pool, string>();
 
 /**
- * Every connection of `pool` works in `schema`: the mirror's SQL names its tables without a schema. Set when
- * a connection opens (pg runs it before any query of whoever checked the connection out), not as a startup
- * option, which a DATABASE_URL with its own `?options=` would replace. Only that schema: pg_catalog is always
- * searched, and nothing of another application in `public` can stand in for a table of ours.
+ * Every connection of `pool` works in `schema`: the mirror's SQL names its tables without a schema. Set by
+ * pg-pool's onConnect hook, which it awaits before handing the new connection to anyone (a failure fails
+ * that checkout), rather than as a startup option, which a DATABASE_URL with its own `?options=` would
+ * replace and PgBouncer refuses. Only that schema: pg_catalog is always searched, and nothing of another
+ * application in `public` can stand in for a table of ours.
  */
 export function useSchema(pool: pg.Pool, schema: string): void {
   schemas.set(pool, schema);
   const sql = `SET search_path TO ${quoteIdent(schema)}`;
-  pool.on("connect", (client) => void client.query(sql).catch(() => undefined));
+  const options = pool.options as pg.PoolOptions & { onConnect?: (client: pg.PoolClient) => unknown };
+  const before = options.onConnect;
+  options.onConnect = async (client) => {
+    await before?.(client);
+    await client.query(sql);
+  };
 }
 
 /** The schema useSchema gave `pool`; the default for a pool made elsewhere. */

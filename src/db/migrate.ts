@@ -131,14 +131,18 @@ export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DI
  * The mirror's PL/pgSQL functions (contacts_as_of, the history triggers) name tables without a schema, read
  * when they run: pinned to the mirror's schema, they work whatever the caller's search_path (an analyst's
  * is usually "$user", public). SQL-language helpers are left alone: a SET clause would stop their inlining.
- * Again after each migrate, as CREATE OR REPLACE in a later migration drops the setting.
+ * Again after each migrate, as CREATE OR REPLACE in a later migration drops the setting, and a move
+ * (DATABASE_SCHEMA=public, then another) leaves the old one.
  */
 async function pinSearchPaths(client: pg.PoolClient, schema: string): Promise<void> {
   const { rows } = await client.query<{ signature: string }>(
     `SELECT p.oid::regprocedure::text AS signature
      FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
-     WHERE p.pronamespace IN (to_regnamespace($1), to_regnamespace('contacts_sync')) AND l.lanname = 'plpgsql' AND p.proconfig IS NULL`,
-    [quoteIdent(schema)],
+     WHERE p.pronamespace IN (to_regnamespace($1), to_regnamespace('contacts_sync')) AND l.lanname = 'plpgsql'
+       AND (p.proconfig IS NULL
+            -- pinned here before, to another schema (the mirror was moved): pinned again
+            OR (cardinality(p.proconfig) = 1 AND p.proconfig[1] LIKE 'search_path=%' AND p.proconfig[1] NOT IN ('search_path=' || $1, 'search_path=' || $2)))`,
+    [quoteIdent(schema), schema],
   );
   for (const { signature } of rows) await client.query(`ALTER FUNCTION ${signature} SET search_path = ${quoteIdent(schema)}`);
 }

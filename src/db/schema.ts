@@ -76,13 +76,12 @@ const OBJECT = new RegExp(
   "gi",
 );
 
-/** SQL without comments, string literals and dollar-quoted bodies: what is left names the objects. */
+/**
+ * SQL without comments, string literals, quoted-body text and dollar-quoted bodies: what is left names the
+ * objects. One pass, leftmost first, so an apostrophe in a comment or a "--" in a string is read as such.
+ */
 function statementsOnly(sql: string): string {
-  return sql
-    .replace(/\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g, " ")
-    .replace(/'(?:[^']|'')*'/g, "''")
-    .replace(/--[^\n]*/g, " ")
-    .replace(/\/\*[\s\S]*?\*\//g, " ");
+  return sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*'|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g, " ");
 }
 
 const unquote = (name: string) => (name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase());

@@ -19,6 +19,36 @@ function problems(env: Record<string, string>, needToken = true): string {
   throw new Error("expected a ConfigError");
 }
 
+describe("DATABASE_SCHEMA", () => {
+  const url = "postgresql://u:secret-pw@db.example.com:5432/contacts";
+  it("is contacts_sync unless DATABASE_SCHEMA or Prisma's ?schema= names another", () => {
+    expect(loadConfig(base).databaseSchema).toBe("contacts_sync");
+    expect(loadConfig({ ...base, DATABASE_SCHEMA: "analytics" }).databaseSchema).toBe("analytics");
+    expect(loadConfig({ ...base, DATABASE_URL: `${url}?schema=reporting` }).databaseSchema).toBe("reporting");
+    expect(loadConfig({ ...base, DATABASE_URL: `${url}?sslmode=require&schema=reporting`, DATABASE_SCHEMA: "reporting" }).databaseSchema).toBe("reporting");
+    expect(loadConfig({ ...base, DATABASE_SCHEMA: "public" }).databaseSchema).toBe("public");
+  });
+
+  it("is an error when both name a schema and they differ, without the URL's password", () => {
+    const text = problems({ ...base, DATABASE_URL: `${url}?schema=reporting`, DATABASE_SCHEMA: "analytics" });
+    expect(text).toMatch(/DATABASE_SCHEMA is "analytics" but DATABASE_URL's \?schema= is "reporting"/);
+    expect(text).not.toContain("secret-pw");
+  });
+
+  it.each([
+    [{ DATABASE_SCHEMA: "Analytics" }, /DATABASE_SCHEMA: expected a lower-case schema name/],
+    [{ DATABASE_SCHEMA: "my-schema" }, /DATABASE_SCHEMA: expected a lower-case schema name/],
+    [{ DATABASE_SCHEMA: "1st" }, /DATABASE_SCHEMA: expected a lower-case schema name/],
+    [{ DATABASE_SCHEMA: 'x"; drop table contacts; --' }, /DATABASE_SCHEMA: expected a lower-case schema name/],
+    [{ DATABASE_SCHEMA: "pg_mirror" }, /DATABASE_SCHEMA: "pg_mirror" is reserved/],
+    [{ DATABASE_SCHEMA: "information_schema" }, /DATABASE_SCHEMA: "information_schema" is reserved/],
+    [{ DATABASE_SCHEMA: "a".repeat(64) }, /DATABASE_SCHEMA: "a+" is longer than PostgreSQL's 63-byte limit/],
+    [{ DATABASE_URL: "postgresql://h/db?schema=My%20Schema" }, /DATABASE_URL \(\?schema=\): expected a lower-case schema name/],
+  ])("refuses %o", (env, message) => {
+    expect(problems({ ...base, ...env })).toMatch(message);
+  });
+});
+
 describe("loadConfig", () => {
   it("has sensible defaults", () => {
     const c = loadConfig(base);
