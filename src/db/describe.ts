@@ -88,7 +88,7 @@ export function sourcesYml(): string {
     "sources:",
     "  - name: contacts_sync",
     `    description: ${q("BotPenguin inbox contacts mirrored by contacts-sync (see docs/sql.md).")}`,
-    `    schema: "{{ env_var('CONTACTS_SYNC_SCHEMA', 'public') }}"`,
+    `    schema: "{{ env_var('CONTACTS_SYNC_SCHEMA', 'contacts_sync') }}"`,
     "    freshness:",
     "      warn_after: {count: 24, period: hour}",
     "      error_after: {count: 72, period: hour}",

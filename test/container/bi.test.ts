@@ -62,7 +62,7 @@ describe("docker compose profile bi", () => {
     const [readerRole, loginRole] = [`${services.reader!.command[1]}_${suffix}`, `${setupEnv.MB_SOURCE_USER}_${suffix}`];
     const sqlFile = join(mkdtempSync(join(tmpdir(), "contacts-sync-bi-")), "login.sql");
     writeFileSync(sqlFile, login.replaceAll(services.reader!.command[1], readerRole).replace(new RegExp(`\\b${setupEnv.MB_SOURCE_USER}\\b`, "g"), loginRole));
-    db = await createDatabase();
+    db = await createDatabase({ searchPath: false }); // PostgreSQL's default search_path: login.sql must set it
     cleanup.push(async () => {
       await db.drop();
       const c = new pg.Client({ connectionString: adminUrl() });
@@ -75,7 +75,9 @@ describe("docker compose profile bi", () => {
     const url = new URL(db.url);
     const env = { ...process.env, PGHOST: url.hostname, PGPORT: url.port, PGUSER: decodeURIComponent(url.username), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: url.pathname.slice(1) };
     const psql = (args: string[]) => promisify(execFile)("psql", args, { env });
-    const args = ["-v", withDefaults(services["metabase-login"]!.command[2]), "-f", sqlFile];
+    const command = services["metabase-login"]!.command as string[];
+    expect(command[4]).toBe(`schema=${setupEnv.MB_SOURCE_SCHEMA}`);
+    const args = ["-v", withDefaults(command[2]!), "-v", withDefaults(command[4]!), "-f", sqlFile];
     await psql(args);
     await psql(args); // again: idempotent
     const asMetabase = new URL(db.url);
@@ -84,7 +86,8 @@ describe("docker compose profile bi", () => {
     const client = new pg.Client({ connectionString: asMetabase.toString() });
     await client.connect();
     cleanup.push(() => client.end());
-    await client.query(`SET search_path = ${withDefaults(setupEnv.MB_SOURCE_SCHEMA!)}`);
+    // login.sql starts its sessions in the mirror's schema (the one Metabase is told).
+    expect((await client.query(`SELECT current_schema() AS s`)).rows[0].s).toBe(withDefaults(setupEnv.MB_SOURCE_SCHEMA!));
     const { rows } = await client.query(`SELECT count(*)::int AS n FROM contacts_current`);
     expect(rows[0].n).toBe(0);
     await expect(client.query(`INSERT INTO contacts (id, raw) VALUES ('x', '{}')`)).rejects.toThrow(/permission denied/);
@@ -132,7 +135,7 @@ describe("docker compose profile bi", () => {
       name: "contacts-sync",
       details: {
         host: "postgres", port: 5432, dbname: "contacts", user: "metabase", password: "metabase", ssl: false,
-        "schema-filters-type": "inclusion", "schema-filters-patterns": "public",
+        "schema-filters-type": "inclusion", "schema-filters-patterns": "contacts_sync",
       },
     });
   });
