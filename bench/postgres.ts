@@ -6,6 +6,7 @@ import { startThrowawayPostgres } from "../src/db/embedded.js";
 import { parentPid } from "./cpu.js";
 import { migrate } from "../src/db/migrate.js";
 import { createLogger } from "../src/log.js";
+import { DEFAULT_SCHEMA } from "../src/db/schema.js";
 
 export interface BenchServer {
   /** URL of the maintenance database (where databases are created and dropped from). */
@@ -89,6 +90,8 @@ async function wrap(adminUrl: string, embedded: boolean, dir: string | undefined
     async createDatabase(label: string) {
       const name = `bench_${tag}_${label.replace(/[^a-z0-9]/gi, "").toLowerCase()}_${++counter}`;
       await adminQuery(`create database ${name}`);
+      // The benchmark's own clients and psql's \copy name the mirror's tables plainly.
+      await adminQuery(`alter database ${name} set search_path to ${DEFAULT_SCHEMA}`);
       created.add(name);
       const url = new URL(adminUrl);
       url.pathname = `/${name}`;

@@ -70,7 +70,7 @@ describe("contacts-sync CLI", () => {
     for (const c of above) expect(mirrored.has((c as { _id: string })._id)).toBe(true);
     const requestsBefore = double.stats.requests;
     const second = await cli(["sync"], env);
-    expect(second.code).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toMatch(/resuming the window of an interrupted run/);
     const expected = source(double, (c) => c.lastSeenAt != null);
     const final = await mirror(db);

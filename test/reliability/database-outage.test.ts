@@ -8,6 +8,7 @@
 // retries on its schedule: issue 3's tests.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
+import { DEFAULT_SCHEMA } from "../../src/db/schema.js";
 import { startApiDouble, type ApiDouble } from "../../src/double/server.js";
 import {
   EXACT, TOKEN, checkpointAhead, cli, cliEnv, compareMirror, exactness, observe, runFigures, startCli, startThrowawayPostgres, until,
@@ -44,6 +45,8 @@ async function freshDatabase(name: string): Promise<string> {
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
+  // The test's own clients name the mirror's tables plainly, as an analyst's login does (docs/sql.md).
+  await admin.query(`ALTER DATABASE ${name} SET search_path TO ${DEFAULT_SCHEMA}`);
   await admin.end();
   const url = new URL(server.url);
   url.pathname = `/${name}`;
