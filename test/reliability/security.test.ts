@@ -241,7 +241,17 @@ describe("security: SQL is parameterised", () => {
   // identifier, never a value; a new one fails this test until it is reviewed and listed.
   const REVIEWED: Record<string, { variables?: string[]; interpolations?: string[]; why: string }> = {
     "src/db/sql/upsertContacts.ts": { variables: ["UPSERT_SQL"], why: "built once from CONTACT_COLUMNS (constant column names and types); values travel as $1 and $2" },
-    "src/db/migrate.ts": { variables: ["CREATE_TABLE", "migration.sql"], why: "Prisma's bookkeeping DDL and the migration files of the repository" },
+    "src/db/migrate.ts": {
+      variables: ["CREATE_TABLE", "migration.sql", "migrationSqlFor"],
+      interpolations: ["quoteIdent(schema)", "signature"],
+      why: "Prisma's bookkeeping DDL and the migration files of the repository (helper names rewritten to the schema); the schema quoted as an identifier (and checked strictly by config); function signatures as PostgreSQL renders them (regprocedure)",
+    },
+    "src/db/client.ts": { variables: ["sql"], why: "SET search_path to the mirror's schema, quoted as an identifier" },
+    "src/db/schema.ts": {
+      variables: ["migrationSqlFor"],
+      interpolations: ["quoteIdent(where)", "target", "signature", "quoteIdent(from)", "quoteIdent(object.name)", "alter", "quoteIdent(HELPER_SCHEMA)"],
+      why: "schema and object names quoted as identifiers (object names from the migration files); ALTER's object kind from a constant map; signatures as PostgreSQL renders them; function definitions from pg_get_functiondef",
+    },
     "src/db/sql/grantReader.ts": { variables: ["sql"], interpolations: ["id"], why: "role and database names quoted with pg's escapeIdentifier" },
     "src/db/sql/remapContacts.ts": { variables: ["TAKE_SQL", "REWRITE_SQL"], why: "built once from CONTACT_COLUMNS (constant column names and types); values travel as $1..$4" },
     "src/db/embedded.ts": { interpolations: ["database.replaceAll('\"', '\"\"')"], why: "the embedded database's name, a constant, quoted as an identifier" },

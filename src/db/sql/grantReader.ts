@@ -96,23 +96,21 @@ export async function grantReader(pool: pg.Pool, role: string, schema = schemaOf
       [BOOKKEEPING_TABLES, client.escapeIdentifier(schema)],
     );
     const bookkeeping = present.map((r) => r.name);
-    const ns = client.escapeIdentifier(schema);
-    const owner = client.escapeIdentifier(me!.owner);
     const statements = [
       `GRANT CONNECT ON DATABASE ${client.escapeIdentifier(me!.db)} TO ${id}`,
-      `GRANT USAGE ON SCHEMA ${ns} TO ${id}`,
+      `GRANT USAGE ON SCHEMA ${client.escapeIdentifier(schema)} TO ${id}`,
       // DATABASE_SCHEMA=public keeps the earlier layout: the helpers that contacts_as_of() calls stay there.
       ...(me!.helpers && schema !== HELPER_SCHEMA ? [`GRANT USAGE ON SCHEMA ${client.escapeIdentifier(HELPER_SCHEMA)} TO ${id}`] : []),
       // Whatever the role may have been given before on these tables goes: it reads, nothing else.
-      `REVOKE ALL ON ALL TABLES IN SCHEMA ${ns} FROM ${id}`,
-      `REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${ns} FROM ${id}`,
-      `GRANT SELECT ON ALL TABLES IN SCHEMA ${ns} TO ${id}`,
-      ...bookkeeping.map((table) => `REVOKE ALL ON ${ns}.${client.escapeIdentifier(table)} FROM ${id}`),
+      `REVOKE ALL ON ALL TABLES IN SCHEMA ${client.escapeIdentifier(schema)} FROM ${id}`,
+      `REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${client.escapeIdentifier(schema)} FROM ${id}`,
+      `GRANT SELECT ON ALL TABLES IN SCHEMA ${client.escapeIdentifier(schema)} TO ${id}`,
+      ...bookkeeping.map((table) => `REVOKE ALL ON ${client.escapeIdentifier(schema)}.${client.escapeIdentifier(table)} FROM ${id}`),
       // Tables and views created later by migrations (run as the owner) are readable too.
-      `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA ${ns} GRANT SELECT ON TABLES TO ${id}`,
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${client.escapeIdentifier(me!.owner)} IN SCHEMA ${client.escapeIdentifier(schema)} GRANT SELECT ON TABLES TO ${id}`,
       // An earlier release granted that in public, where the mirror no longer is: whatever another application
       // creates there later is not the reader's to see. (What it was granted there before stays: not ours to undo.)
-      ...(schema !== "public" ? [`ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public REVOKE SELECT ON TABLES FROM ${id}`] : []),
+      ...(schema !== "public" ? [`ALTER DEFAULT PRIVILEGES FOR ROLE ${client.escapeIdentifier(me!.owner)} IN SCHEMA public REVOKE SELECT ON TABLES FROM ${id}`] : []),
     ];
     for (const sql of statements) {
       await client.query(sql).catch((error: { code?: string; message: string }) => {
