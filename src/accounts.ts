@@ -18,6 +18,15 @@ import { checkSetting, type Config } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { nearest } from "./suggest.js";
 
+const YAML_ERRORS: Record<string, string> = {
+  DUPLICATE_KEY: "a key appears twice in one mapping",
+  BAD_INDENT: "the indentation does not line up",
+  MISSING_CHAR: "a closing bracket, brace or quote is missing",
+  UNEXPECTED_TOKEN: "unexpected text",
+  MULTILINE_IMPLICIT_KEY: "a key spans several lines (a missing colon or quote?)",
+  TAB_AS_INDENT: "a tab is used to indent (use spaces)",
+};
+
 export const ACCOUNT_KEYS = ["name", "url", "token_file", "token_env", "filters", "start_at", "sync_cron", "reconcile_cron"] as const;
 
 /** What the accounts file holds beyond Config: where each token came from (for messages, never the token). */
@@ -44,10 +53,11 @@ export function loadAccounts(base: Config, env: NodeJS.ProcessEnv, options: Load
   } catch (error) {
     throw new ConfigError([`ACCOUNTS_FILE: cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? "error"})`]);
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    // The parser's position, not its excerpt of the file: the message stays short and shows no content.
-    throw new ConfigError(doc.errors.slice(0, 5).map((e) => `${where}: not valid YAML or JSON at line ${e.linePos?.[0]?.line ?? "?"}, column ${e.linePos?.[0]?.col ?? "?"} (${e.code})`));
+    // The parser's position and kind of error, not its excerpt of the file: short, and shows no content.
+    throw new ConfigError(doc.errors.slice(0, 5).map((e) =>
+      `${where}: not valid YAML or JSON at line ${e.linePos?.[0]?.line ?? "?"}, column ${e.linePos?.[0]?.col ?? "?"}: ${YAML_ERRORS[e.code] ?? e.code.toLowerCase().replaceAll("_", " ")}`));
   }
   const root: unknown = doc.toJS();
   const problems: string[] = [];
