@@ -7,7 +7,7 @@ import { ConfigError } from "../errors.js";
 import { openApp } from "../app.js";
 import { migrate } from "../db/migrate.js";
 import { statusReport, formatStatus } from "./status.js";
-import { demo } from "./demo.js";
+import { demo, demoAccounts } from "./demo.js";
 import { grantReaderCommand, readerRoleArgument } from "./grantReader.js";
 import { passCommand } from "./passes.js";
 import { dbCommand } from "./db.js";
@@ -187,6 +187,7 @@ export const COMMANDS: Command[] = [
     options: {
       contacts: { type: "string", value: "<n>", description: "size of the demo data set, 1 to 2000000 (default 10000; set on the first run)" },
       reconcile: { type: "boolean", description: "after the incremental pass, run the full pass that finds silent edits and deletions" },
+      accounts: { type: "string", value: "<n>", description: "several accounts (2 to 20), each on its own API double with its own token and data, mirrored side by side (default size 3000)" },
       json,
       quiet,
     },
@@ -197,6 +198,14 @@ export const COMMANDS: Command[] = [
       const contacts = values.contacts === undefined ? undefined : Number(values.contacts);
       if (contacts !== undefined && (!Number.isInteger(contacts) || contacts < 1 || contacts > 2_000_000)) {
         throw new ConfigError(["--contacts: expected a whole number from 1 to 2000000"]);
+      }
+      if (values.accounts !== undefined) {
+        const accounts = Number(values.accounts);
+        if (!Number.isInteger(accounts) || accounts < 2 || accounts > 20) throw new ConfigError(["--accounts: expected a whole number from 2 to 20"]);
+        if (values.reconcile) throw new ConfigError(["--accounts: runs the incremental pass of each account; drop --reconcile"]);
+        const result = await demoAccounts(config, logger, { accounts, contacts, quiet: values.quiet === true });
+        out(values.json ? JSON.stringify(result.json, null, 2) : result.text);
+        return 0;
       }
       const result = await demo(config, logger, { contacts, reconcile: values.reconcile === true, quiet: values.quiet === true });
       out(values.json ? JSON.stringify(result.json, null, 2) : result.text);

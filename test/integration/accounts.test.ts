@@ -121,4 +121,24 @@ describe("ACCOUNTS_FILE: three accounts, three doubles", () => {
     expect(double.stats.peakInFlight).toBeGreaterThanOrEqual(2);
     for (const name of ["a1", "a2", "a3", "a4", "a5"]) expectSameContacts(await mirror(db, name), source(double, seen), name);
   }, 180_000);
+
+  it("demo --accounts 3: three doubles, three accounts with their own data, a summary per account", async () => {
+    const db = await createDatabase({ migrate: false });
+    cleanup.push(() => db.drop());
+    const dataDir = mkdtempSync(join(tmpdir(), "contacts-sync-demo-accounts-"));
+    const run = await cli(["demo", "--accounts", "3", "--contacts", "300", "--json", "--quiet"], { DATABASE_URL: db.url, CONTACTS_SYNC_DATA_DIR: dataDir });
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.accounts.map((a: { account: string; status: string }) => [a.account, a.status])).toEqual([["demo-1", "succeeded"], ["demo-2", "succeeded"], ["demo-3", "succeeded"]]);
+    const { rows } = await db.pool.query<{ account: string; n: number }>("select account, count(*)::int as n from contacts group by account order by account");
+    expect(rows.map((r) => r.account)).toEqual(["demo-1", "demo-2", "demo-3"]);
+    // Different data: sizes 300, 200, 100 (less the contacts never seen), as each account's summary says.
+    expect(rows[0]!.n).toBeGreaterThan(rows[1]!.n);
+    expect(rows[1]!.n).toBeGreaterThan(rows[2]!.n);
+    for (const [i, r] of rows.entries()) expect(report.accounts[i].inserted).toBe(r.n);
+    const text = await cli(["demo", "--accounts", "3", "--contacts", "300"], { DATABASE_URL: db.url, CONTACTS_SYNC_DATA_DIR: dataDir });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^ {2}demo-1: succeeded/m);
+    expect(text.stdout).toMatch(/^sync: 3 account\(s\) in .*: 3 succeeded, 0 failed/m);
+  }, 120_000);
 });

@@ -54,7 +54,7 @@ describe("two workers, ten accounts, one database", () => {
     // Ready, with every account listed; one series per configured account.
     const ready = await waitFor("/readyz 200 on both", async () => {
       const answers = await Promise.all(ports.map((p) => get(p, "/readyz")));
-      return answers.every((r) => r.status === 200) && answers;
+      return answers.every((r) => r.status === 200) ? answers : undefined;
     }, 60_000, 200);
     expect(ready[0]!.json().checks.accounts).toMatchObject({ ok: true, total: 10, fresh: 10, stale: [] });
     const metrics = parsePrometheus((await get(ports[0]!, "/metrics")).text);
