@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { negativeValues } from "./double/main.js";
-import { loadConfig, unknownSettings } from "./config.js";
+import { CONFIG_VARIABLES, loadConfig, unknownSettings } from "./config.js";
 import { loadAccounts, selectAccounts, type AccountConfig } from "./accounts.js";
 import { ApiError, ConfigError, ContractError, StoppedError } from "./errors.js";
 import { createLogger, scrub, type Logger } from "./log.js";
@@ -136,7 +136,8 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     logger = createLogger(values.quiet ? "warn" : config.logLevel, undefined, config.logFormat);
-    for (const warning of unknownSettings(process.env)) logger.warn(warning);
+    // A token_env of the accounts file is a variable of the user's, not a misspelt setting.
+    for (const warning of unknownSettings(process.env, [...CONFIG_VARIABLES, ...(accounts ?? []).flatMap((a) => (a.tokenEnv ? [a.tokenEnv] : []))])) logger.warn(warning);
     return await command.run({ values, positionals, config, logger, out, ...(command.accounts === "all" && accounts ? { accounts } : {}) });
   } catch (error) {
     return report(error, logger);

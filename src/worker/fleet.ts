@@ -184,7 +184,8 @@ export async function startFleet(base: Config, logger: Logger, options: FleetOpt
 
   const onTick = (expr: string) => {
     if (phase !== "running") return;
-    if (expr === base.syncCron) for (const slot of reload()) due(slot, "incremental");
+    // An account new in the file gets its first pass now (below, if its own sync_cron is this one).
+    if (expr === base.syncCron) for (const slot of reload()) if (slot.config.syncCron !== expr) due(slot, "incremental");
     for (const slot of slots.values()) {
       if (slot.config.syncCron === expr) due(slot, "incremental");
       if (slot.config.reconcileCron === expr) due(slot, "reconcile");
