@@ -5,6 +5,7 @@ import { readCheckpoint } from "../db/sql/checkpoints.js";
 import { pendingMigrations } from "../db/migrate.js";
 import { loadProfile } from "../db/sql/apiProfiles.js";
 import { describeOrder, formatSkew } from "../probe/profile.js";
+import { formatDuration } from "../durations.js";
 
 export interface StatusReport {
   /** Every account with contacts, checkpoints or runs (one with --account), by name. */
@@ -101,23 +102,28 @@ export function formatStatus(report: StatusReport): string {
   return lines.join("\n");
 }
 
-/** One line: the account, its verdict, and what it holds. */
-function verdictLine(s: AccountStatus): string {
+/** The verdict as /readyz judges it: fresh, STALE or never synced, and why. */
+function verdict(s: AccountStatus): string {
   const f = s.freshness;
   const when = f.lastIncrementalAt ? `last complete incremental ${age(f.lastIncrementalAt)} ago` : "no complete incremental pass yet";
+  return `${f.verdict === "fresh" ? "fresh" : f.verdict === "stale" ? "STALE" : "never synced"} (${when}; READY_MAX_AGE ${formatDuration(f.maxAgeSeconds * 1000)})`;
+}
+
+/** One line per account (ACCOUNTS_FILE): its verdict, what it holds, and a failed last run. */
+function verdictLine(s: AccountStatus): string {
   const failed = s.lastRuns[0]?.status === "failed" ? `; last run FAILED: ${(s.lastRuns[0].error ?? "").split("\n")[0]!.slice(0, 120)}` : "";
-  return `account ${s.account}: ${f.verdict.toUpperCase() === "FRESH" ? "fresh" : f.verdict === "stale" ? "STALE" : "never synced"} (${when}; READY_MAX_AGE ${Math.round(f.maxAgeSeconds / 60)} min); ${s.contacts.live} live contacts${failed}`;
+  return `account ${s.account}: ${verdict(s)}; ${s.contacts.live} live contacts${failed}`;
 }
 
 function formatAccount(s: AccountStatus): string[] {
   return [
     `account ${s.account}`,
-    verdictLine(s),
     `contacts: ${s.contacts.live} live, ${s.contacts.deleted} marked deleted; last written ${s.contacts.lastSyncedAt ?? "never"}`,
     `incremental: synced up to lastSeenAt ${s.incremental.syncedUntil ?? "(nothing yet)"}` +
       (s.incremental.windowUnderWay ? `; window under way ${s.incremental.windowUnderWay.from} .. ${s.incremental.windowUnderWay.to} (resumes at createdAt < ${s.incremental.windowUnderWay.cursor ?? "top"})` : ""),
     `reconcile: last complete pass ${s.reconcile.lastCompletedAt ?? "never"}` + (s.reconcile.passUnderWay ? `; pass under way (resumes at createdAt < ${s.reconcile.passUnderWay.cursor ?? "top"})` : ""),
     `page size seen: ${s.incremental.pageSize ?? "not yet known"}`,
+    `freshness: ${verdict(s)}`,
     s.apiProfile ? `api checked ${age(s.apiProfile.measuredAt)} ago: ${s.apiProfile.ok ? "safe" : "NOT SAFE"}, order ${s.apiProfile.order ?? "none"}, clock skew ${s.apiProfile.clockSkewMs === null ? "unknown" : formatSkew(s.apiProfile.clockSkewMs)}` : "api: never checked (run: contacts-sync check)",
     "last runs:",
     ...(s.lastRuns.length === 0 ? ["  (none)"] : s.lastRuns.map((r) =>
