@@ -26,8 +26,10 @@ export async function openApp(config: Config, logger: Logger, options: { migrate
     embedded = await startEmbeddedPostgres(config.dataDir, logger, undefined, { port: options.port });
     url = embedded.url;
   }
-  // Each lane of a window writes on its own connection; plus the account lock and the status queries.
-  const db = openDatabase(url, { poolSize: config.concurrency + 3, schema: config.databaseSchema });
+  // Each lane of a window writes on its own connection; plus the account lock and the status queries. With
+  // ACCOUNTS_FILE, up to SYNC_ACCOUNTS_CONCURRENCY passes (lanes and lock each) share the pool.
+  const passes = config.accountsFile !== undefined ? config.accountsConcurrency : 1;
+  const db = openDatabase(url, { poolSize: (config.concurrency + 1) * passes + 2, schema: config.databaseSchema });
   try {
     await db.pool.query("select 1");
   } catch (error) {

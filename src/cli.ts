@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { negativeValues } from "./double/main.js";
-import { loadConfig, unknownSettings } from "./config.js";
+import { CONFIG_VARIABLES, loadConfig, unknownSettings } from "./config.js";
+import { loadAccounts, selectAccounts, type AccountConfig } from "./accounts.js";
 import { ApiError, ConfigError, ContractError, StoppedError } from "./errors.js";
 import { createLogger, scrub, type Logger } from "./log.js";
 import { COMMANDS, findCommand, type Command, type OptionSpec } from "./commands/table.js";
@@ -123,10 +124,21 @@ export async function main(argv: string[]): Promise<number> {
     if (existsSync(".env")) process.loadEnvFile(".env");
     // --account is SYNC_ACCOUNT for this run: the same checks, the same single entry point.
     const env = typeof values.account === "string" ? { ...process.env, SYNC_ACCOUNT: values.account } : process.env;
-    const config = loadConfig(env, { needToken: command.needsToken });
+    let config = loadConfig(env, { needToken: command.needsToken });
+    // ACCOUNTS_FILE: checked whole before anything runs, whatever the command; used by those that act on accounts.
+    let accounts: AccountConfig[] | undefined;
+    if (config.accountsFile !== undefined) {
+      const only = typeof values.account === "string" ? values.account : undefined;
+      accounts = selectAccounts(loadAccounts(config, process.env, { needToken: command.needsToken }), only, config.accountsFile);
+      if (command.accounts === "one") {
+        if (accounts.length !== 1) throw new ConfigError([`${command.name} works on one account at a time: name it with --account (ACCOUNTS_FILE has ${accounts.length})`]);
+        config = accounts[0]!;
+      }
+    }
     logger = createLogger(values.quiet ? "warn" : config.logLevel, undefined, config.logFormat);
-    for (const warning of unknownSettings(process.env)) logger.warn(warning);
-    return await command.run({ values, positionals, config, logger, out });
+    // A token_env of the accounts file is a variable of the user's, not a misspelt setting.
+    for (const warning of unknownSettings(process.env, [...CONFIG_VARIABLES, ...(accounts ?? []).flatMap((a) => (a.tokenEnv ? [a.tokenEnv] : []))])) logger.warn(warning);
+    return await command.run({ values, positionals, config, logger, out, ...(command.accounts === "all" && accounts ? { accounts } : {}) });
   } catch (error) {
     return report(error, logger);
   }

@@ -58,6 +58,12 @@ export interface Config {
   progressIntervalMs: number;
   /** DEFAULT_PHONE_REGION: ISO region for phones sent without prefix or country; undefined when unset. */
   defaultPhoneRegion: string | undefined;
+  /** ACCOUNTS_FILE: several accounts in one deployment (src/accounts.ts); undefined: the single account above. */
+  accountsFile: string | undefined;
+  /** With ACCOUNTS_FILE: passes of different accounts run at once, at most this many (SYNC_ACCOUNTS_CONCURRENCY). */
+  accountsConcurrency: number;
+  /** With ACCOUNTS_FILE: requests in flight to one API host, shared by every account on it (INBOX_HOST_CONCURRENCY). */
+  hostConcurrency: number;
 }
 
 // ICU's region names: undefined for a code that names no region (as libphonenumber-js's list, for phones).
@@ -199,6 +205,18 @@ const schema = z.object({
     .optional()
     .transform((v) => v?.trim().toUpperCase())
     .refine((v) => v === undefined || (/^[A-Z]{2}$/.test(v) && REGION_NAMES.of(v) !== undefined), { message: "expected a two-letter ISO 3166 region code such as IN, KE or US" }),
+  // Many accounts in one deployment (src/accounts.ts, docs/operations.md): a YAML (or JSON) file of accounts.
+  ACCOUNTS_FILE: z.string().optional(),
+  SYNC_ACCOUNTS_CONCURRENCY: z
+    .string()
+    .default("4")
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 64, { message: "expected a whole number from 1 to 64" })
+    .transform(Number),
+  INBOX_HOST_CONCURRENCY: z
+    .string()
+    .default("8")
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 256, { message: "expected a whole number from 1 to 256" })
+    .transform(Number),
 });
 
 /** Names of every variable the config reader accepts (docs and tests check this list against the README). */
@@ -214,7 +232,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0])}: ${issue.message}`);
   }
-  const token = readToken(cleaned.INBOX_API_TOKEN, cleaned.INBOX_API_TOKEN_FILE, options.needToken, problems);
+  // With ACCOUNTS_FILE, each account names its own token (src/accounts.ts): the environment's is not needed.
+  const token = readToken(cleaned.INBOX_API_TOKEN, cleaned.INBOX_API_TOKEN_FILE, options.needToken && cleaned.ACCOUNTS_FILE === undefined, problems);
   const databaseSchema = readSchema(cleaned.DATABASE_SCHEMA, cleaned.DATABASE_URL, problems);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const v = parsed.data;
@@ -245,7 +264,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { need
     historyRetentionMs: v.HISTORY_RETENTION,
     progressIntervalMs: v.PROGRESS_INTERVAL,
     defaultPhoneRegion: v.DEFAULT_PHONE_REGION,
+    accountsFile: v.ACCOUNTS_FILE,
+    accountsConcurrency: v.SYNC_ACCOUNTS_CONCURRENCY,
+    hostConcurrency: v.INBOX_HOST_CONCURRENCY,
   };
+}
+
+/** One setting's own check, for the accounts file (src/accounts.ts): an account's url, filters, start_at and crons are checked as these are. */
+export function checkSetting(name: "INBOX_API_URL" | "SYNC_ACCOUNT" | "SYNC_START_AT" | "INBOX_FILTERS" | "SYNC_CRON" | "RECONCILE_CRON", text: string): { ok: true; value: unknown } | { ok: false; message: string } {
+  const parsed = schema.shape[name].safeParse(text);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: parsed.error.issues.map((i) => i.message).join("; ") };
 }
 
 /** The prefixes of this program's own settings: a name with one of them that it does not know is a slip. */

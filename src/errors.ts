@@ -50,3 +50,14 @@ export class StoppedError extends Error {
     super("Stopped on request; every page written so far is committed with its checkpoint.");
   }
 }
+
+/**
+ * Another process holds the account's lock, and this one was asked not to wait (the worker with ACCOUNTS_FILE:
+ * it moves on to the next account due). Nothing was requested or written; not a failure.
+ */
+export class AccountBusyError extends Error {
+  override name = "AccountBusyError";
+  constructor(readonly account: string) {
+    super(`account ${account} is being synced by another contacts-sync process; skipped this time`);
+  }
+}

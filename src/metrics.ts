@@ -9,7 +9,8 @@ export type { PassKind };
 export type Outcome = "succeeded" | "failed" | "stopped";
 /** Why a run failed, coarsely: what an operator does next differs for each. */
 export type FailureReason = "auth" | "request" | "transient" | "shape" | "contract" | "database" | "config" | "other";
-export type SkipReason = "busy" | "backoff";
+/** busy: that pass is still running or queued here; backoff: after repeated failures; elsewhere: another replica holds the account (ACCOUNTS_FILE). */
+export type SkipReason = "busy" | "backoff" | "elsewhere";
 
 const KINDS: PassKind[] = ["incremental", "reconcile"];
 const OUTCOMES: Outcome[] = ["succeeded", "failed", "stopped"];
@@ -36,8 +37,10 @@ export class SyncMetrics {
   private syncedUntil: Date | null = null;
 
   /** `startAt`: where the mirror begins (SYNC_START_AT); the lag counts from there until a window completes. */
-  constructor(options: { startAt: Date; defaultMetrics?: boolean; now?: () => number }) {
+  /** `account` (ACCOUNTS_FILE): every series of this registry carries account="<name>" (one registry per account). */
+  constructor(options: { startAt: Date; defaultMetrics?: boolean; now?: () => number; account?: string }) {
     const now = options.now ?? Date.now;
+    if (options.account !== undefined) this.registry.setDefaultLabels({ account: options.account });
     const registers = [this.registry];
     this.runs = new Counter({ name: "contacts_sync_runs_total", help: "Passes finished, by kind and outcome.", labelNames: ["kind", "outcome"], registers });
     this.runFailures = new Counter({
@@ -62,7 +65,7 @@ export class SyncMetrics {
     });
     this.ticksSkipped = new Counter({
       name: "contacts_sync_ticks_skipped_total",
-      help: "Scheduled ticks not run: busy (that pass is already running or queued) or backoff (after repeated failures).",
+      help: "Scheduled ticks not run: busy (that pass is already running or queued), backoff (after repeated failures) or elsewhere (another replica is syncing the account).",
       labelNames: ["kind", "reason"],
       registers,
     });

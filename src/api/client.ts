@@ -10,6 +10,7 @@ import { ApiError, StoppedError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { buildRequestBody, type InboxQuery } from "./requestBody.js";
 import { interpretAnswer, type RawContact } from "./response.js";
+import type { RequestGate } from "./hostGate.js";
 import { giveUpOnUnreachable, QUIET_RETRY_MS, unreachableError } from "./unreachable.js";
 
 export interface ClientOptions {
@@ -30,6 +31,8 @@ export interface ClientOptions {
   /** Observers for metrics: every answer (status or "error") and every retry. */
   onAnswer?: (status: number | "error") => void;
   onRetry?: (error: ApiError) => void;
+  /** A budget of requests in flight shared with other accounts on the same host (src/api/hostGate.ts); none: only `connections` limits. */
+  gate?: RequestGate;
 }
 
 export interface PageRequest {
@@ -153,6 +156,9 @@ export class InboxClient {
   private async attempt(body: string, signal: AbortSignal | undefined, met: { throttled: number; retries: number; attempts: number }): Promise<PageAnswer> {
     this.requests += 1;
     met.attempts += 1;
+    // With a shared host budget, the request waits for its turn (before its clock sample starts); the slot is
+    // held until the body is read.
+    const release = await this.options.gate?.acquire(signal);
     const sentAt = Date.now();
     const maxBodyBytes = this.options.maxBodyBytes ?? 64 * 1024 * 1024;
     let status: number;
@@ -177,7 +183,9 @@ export class InboxClient {
       headers = response.headers;
       text = await decode(await readLimited(response.body, maxBodyBytes), response.headers["content-encoding"], maxBodyBytes);
     } catch (error) {
+      release?.();
       this.options.onAnswer?.("error");
+      this.options.gate?.answered("error");
       if (error instanceof ApiError) throw error;
       if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(String((error as { code?: unknown }).code ?? ""))) {
         // Not passing: retrying a certificate that does not verify only delays the same answer.
@@ -190,8 +198,10 @@ export class InboxClient {
       }
       throw unreachableError(error, this.endpoint) ?? new ApiError("transient", `The inbox API could not be reached or did not answer in full (${describeNetworkError(error)}).`);
     }
+    release?.();
     const receivedAt = Date.now();
     this.options.onAnswer?.(status);
+    if (this.options.gate) this.options.gate.answered(status, status === 429 ? retryAfterMsOf(header(headers, "retry-after")) : undefined);
     if (status === 429) {
       this.throttled += 1;
       met.throttled += 1;
@@ -216,6 +226,15 @@ export class InboxClient {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
+}
+
+/** Retry-After in ms (seconds or an HTTP date), for the host budget's pause; undefined when absent or unreadable. */
+function retryAfterMsOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {

@@ -5,15 +5,20 @@ import { readCheckpoint } from "../db/sql/checkpoints.js";
 import { pendingMigrations } from "../db/migrate.js";
 import { loadProfile } from "../db/sql/apiProfiles.js";
 import { describeOrder, formatSkew } from "../probe/profile.js";
+import { formatDuration } from "../durations.js";
 
 export interface StatusReport {
   /** Every account with contacts, checkpoints or runs (one with --account), by name. */
   accounts: AccountStatus[];
   pendingMigrations: string[];
+  /** With ACCOUNTS_FILE and several accounts: the text shows one line per account (details with --account). */
+  brief?: boolean;
 }
 
 export interface AccountStatus {
   account: string;
+  /** Fresh: the last complete incremental pass is within READY_MAX_AGE (what /readyz asks); stale: older; never: none yet. */
+  freshness: { verdict: "fresh" | "stale" | "never"; lastIncrementalAt: string | null; ageSeconds: number | null; maxAgeSeconds: number };
   contacts: { live: number; deleted: number; lastSyncedAt: string | null };
   incremental: { syncedUntil: string | null; windowUnderWay: { from: string | null; to: string | null; cursor: string | null } | null; pageSize: number | null; lastCompletedAt: string | null };
   reconcile: { lastCompletedAt: string | null; passUnderWay: { createdUpTo: string | null; cursor: string | null } | null };
@@ -24,14 +29,15 @@ export interface AccountStatus {
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
-export async function statusReport(db: Database, only?: string): Promise<StatusReport> {
+/** `names`: the accounts to show (ACCOUNTS_FILE's, already narrowed); default those the database knows. */
+export async function statusReport(db: Database, only?: string, options: { maxAgeMs?: number; names?: string[] } = {}): Promise<StatusReport> {
   // Read once: whether api_profiles exists yet decides what every account's status can show.
   const pending = await pendingMigrations(db.pool);
   const profiles = !pending.includes("20261130100000_api_profiles");
-  const names = only !== undefined ? [only] : await accountNames(db, profiles);
+  const names = options.names ?? (only !== undefined ? [only] : await accountNames(db, profiles));
   const accounts: AccountStatus[] = [];
-  for (const account of names) accounts.push(await accountStatus(db, account, profiles));
-  return { accounts, pendingMigrations: pending };
+  for (const account of names) accounts.push(await accountStatus(db, account, profiles, options.maxAgeMs ?? 30 * 60_000));
+  return { accounts, pendingMigrations: pending, ...(options.names && names.length > 1 ? { brief: true } : {}) };
 }
 
 /** Every account the database knows of; one that was only checked so far (api_profiles) too: its measurement is what there is to see. */
@@ -46,7 +52,7 @@ async function accountNames(db: Database, profiles: boolean): Promise<string[]> 
   return [...names].sort();
 }
 
-async function accountStatus(db: Database, account: string, profiles: boolean): Promise<AccountStatus> {
+async function accountStatus(db: Database, account: string, profiles: boolean, maxAgeMs: number): Promise<AccountStatus> {
   const [counts] = await db.prisma.$queryRaw<{ live: number; deleted: number; last: Date | null }[]>`
     SELECT count(*) FILTER (WHERE deleted_at IS NULL)::int AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS deleted,
            max(synced_at) AS last
@@ -55,8 +61,16 @@ async function accountStatus(db: Database, account: string, profiles: boolean): 
   const rec = await readCheckpoint(db.prisma, account, "reconcile");
   const runs = await db.prisma.syncRun.findMany({ where: { account }, orderBy: { id: "desc" }, take: 10 });
   const stored = profiles ? await loadProfile(db.prisma, account) : null;
+  const at = inc.lastCompletedAt;
+  const ageMs = at ? Math.max(0, Date.now() - at.getTime()) : null;
   return {
     account,
+    freshness: {
+      verdict: ageMs === null ? "never" : ageMs <= maxAgeMs ? "fresh" : "stale",
+      lastIncrementalAt: iso(at),
+      ageSeconds: ageMs === null ? null : Math.round(ageMs / 1000),
+      maxAgeSeconds: Math.round(maxAgeMs / 1000),
+    },
     contacts: { live: counts?.live ?? 0, deleted: counts?.deleted ?? 0, lastSyncedAt: iso(counts?.last) },
     incremental: {
       syncedUntil: iso(inc.syncedUntil),
@@ -79,11 +93,26 @@ async function accountStatus(db: Database, account: string, profiles: boolean): 
 export function formatStatus(report: StatusReport): string {
   const lines = [
     ...(report.accounts.length === 0 ? ["no account has been mirrored into this database yet (run `contacts-sync sync`, or `contacts-sync demo`)"] : []),
-    ...report.accounts.flatMap((s, i) => [...(i > 0 ? [""] : []), ...formatAccount(s)]),
+    ...(report.brief
+      ? [...report.accounts.map(verdictLine), "", "details of one account: contacts-sync status --account NAME"]
+      : report.accounts.flatMap((s, i) => [...(i > 0 ? [""] : []), ...formatAccount(s)])),
     "",
     report.pendingMigrations.length ? `pending migrations: ${report.pendingMigrations.join(", ")} (run: contacts-sync migrate)` : "schema: up to date",
   ];
   return lines.join("\n");
+}
+
+/** The verdict as /readyz judges it: fresh, STALE or never synced, and why. */
+function verdict(s: AccountStatus): string {
+  const f = s.freshness;
+  const when = f.lastIncrementalAt ? `last complete incremental ${age(f.lastIncrementalAt)} ago` : "no complete incremental pass yet";
+  return `${f.verdict === "fresh" ? "fresh" : f.verdict === "stale" ? "STALE" : "never synced"} (${when}; READY_MAX_AGE ${formatDuration(f.maxAgeSeconds * 1000)})`;
+}
+
+/** One line per account (ACCOUNTS_FILE): its verdict, what it holds, and a failed last run. */
+function verdictLine(s: AccountStatus): string {
+  const failed = s.lastRuns[0]?.status === "failed" ? `; last run FAILED: ${(s.lastRuns[0].error ?? "").split("\n")[0]!.slice(0, 120)}` : "";
+  return `account ${s.account}: ${verdict(s)}; ${s.contacts.live} live contacts${failed}`;
 }
 
 function formatAccount(s: AccountStatus): string[] {
@@ -94,6 +123,7 @@ function formatAccount(s: AccountStatus): string[] {
       (s.incremental.windowUnderWay ? `; window under way ${s.incremental.windowUnderWay.from} .. ${s.incremental.windowUnderWay.to} (resumes at createdAt < ${s.incremental.windowUnderWay.cursor ?? "top"})` : ""),
     `reconcile: last complete pass ${s.reconcile.lastCompletedAt ?? "never"}` + (s.reconcile.passUnderWay ? `; pass under way (resumes at createdAt < ${s.reconcile.passUnderWay.cursor ?? "top"})` : ""),
     `page size seen: ${s.incremental.pageSize ?? "not yet known"}`,
+    `freshness: ${verdict(s)}`,
     s.apiProfile ? `api checked ${age(s.apiProfile.measuredAt)} ago: ${s.apiProfile.ok ? "safe" : "NOT SAFE"}, order ${s.apiProfile.order ?? "none"}, clock skew ${s.apiProfile.clockSkewMs === null ? "unknown" : formatSkew(s.apiProfile.clockSkewMs)}` : "api: never checked (run: contacts-sync check)",
     "last runs:",
     ...(s.lastRuns.length === 0 ? ["  (none)"] : s.lastRuns.map((r) =>

@@ -7,7 +7,7 @@ import { ConfigError } from "../errors.js";
 import { openApp } from "../app.js";
 import { migrate } from "../db/migrate.js";
 import { statusReport, formatStatus } from "./status.js";
-import { demo } from "./demo.js";
+import { demo, demoAccounts } from "./demo.js";
 import { grantReaderCommand, readerRoleArgument } from "./grantReader.js";
 import { passCommand } from "./passes.js";
 import { dbCommand } from "./db.js";
@@ -17,6 +17,8 @@ import { remapContacts } from "../db/sql/remapContacts.js";
 import { ApiError } from "../errors.js";
 import { scrub } from "../log.js";
 import { onShutdown } from "../signals.js";
+import type { AccountConfig } from "../accounts.js";
+import { checkForAccounts, passForAccounts } from "./many.js";
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -35,6 +37,8 @@ export interface CommandContext {
   logger: Logger;
   /** Writes a result (stdout); logs and progress go to stderr. */
   out(text: string): void;
+  /** With ACCOUNTS_FILE, for a command that acts on all accounts: the accounts (narrowed by --account). */
+  accounts?: AccountConfig[];
 }
 
 export interface Command {
@@ -51,11 +55,17 @@ export interface Command {
   usesSettings?: boolean;
   /** More help text, after the options. */
   details?: string;
+  /**
+   * With ACCOUNTS_FILE: "all" acts on every account (or the one --account names); "one" needs --account (or a
+   * file of one account) and runs as today with that account's settings; unset: the file is checked, not used.
+   */
+  accounts?: "all" | "one";
   run(ctx: CommandContext): Promise<number>;
 }
 
 // Options several commands share, defined once.
-const account: OptionSpec = { type: "string", value: "<name>", description: "the account to work on (overrides SYNC_ACCOUNT)" };
+const account: OptionSpec = { type: "string", value: "<name>", description: "the account to work on (overrides SYNC_ACCOUNT; with ACCOUNTS_FILE, one of its accounts)" };
+const accountOfMany: OptionSpec = { type: "string", value: "<name>", description: "the account to work on (overrides SYNC_ACCOUNT; with ACCOUNTS_FILE: only this one, default all)" };
 const json: OptionSpec = { type: "boolean", description: "print one machine-readable JSON summary on stdout" };
 const quiet: OptionSpec = { type: "boolean", short: "q", description: "no progress line and no info logs (warnings and errors only)" };
 
@@ -63,23 +73,25 @@ export const COMMANDS: Command[] = [
   {
     name: "sync",
     summary: "one incremental pass over lastSeenAt since the checkpoint",
-    options: { account, json, quiet },
+    options: { account: accountOfMany, json, quiet },
     needsToken: true,
     migrates: true,
-    run: (ctx) => passCommand("sync", ctx),
+    accounts: "all",
+    run: (ctx) => (ctx.accounts ? passForAccounts("sync", ctx, ctx.accounts) : passCommand("sync", ctx)),
   },
   {
     name: "reconcile",
     summary: "one full pass over every contact; marks contacts the API no longer returns deleted",
     options: {
-      account,
+      account: accountOfMany,
       "allow-mass-delete": { type: "boolean", description: "finish even if the pass would mark more than half of the live contacts deleted" },
       json,
       quiet,
     },
     needsToken: true,
     migrates: true,
-    run: (ctx) => passCommand("reconcile", ctx),
+    accounts: "all",
+    run: (ctx) => (ctx.accounts ? passForAccounts("reconcile", ctx, ctx.accounts) : passCommand("reconcile", ctx)),
   },
   {
     name: "backfill",
@@ -93,19 +105,21 @@ export const COMMANDS: Command[] = [
     },
     needsToken: true,
     migrates: true,
+    accounts: "one",
     run: (ctx) => passCommand("backfill", ctx),
   },
   {
     name: "status",
     summary: "what is mirrored per account, the checkpoints, the last runs",
-    options: { account: { ...account, description: "show this account only (default: every account in the database)" }, json },
+    options: { account: { ...account, description: "show this account only (default: every account in the database, or in ACCOUNTS_FILE)" }, json },
     needsToken: false,
     migrates: false,
-    run: async ({ values, config, logger, out }) => {
+    accounts: "all",
+    run: async ({ values, config, logger, out, accounts }) => {
       const app = await openApp(config, logger, { migrate: false });
       try {
         const only = typeof values.account === "string" ? values.account : undefined;
-        const report = await statusReport(app.db, only);
+        const report = await statusReport(app.db, only, { maxAgeMs: config.readyMaxAgeMs, names: accounts?.map((a) => a.account) });
         out(values.json ? JSON.stringify(report, null, 2) : formatStatus(report));
         return 0;
       } finally {
@@ -119,6 +133,7 @@ export const COMMANDS: Command[] = [
     options: { account },
     needsToken: false,
     migrates: true,
+    accounts: "one",
     details: "The worker does the same in the background after its passes; this runs it to the end now.",
     run: async ({ config, logger, out }) => {
       const app = await openApp(config, logger);
@@ -138,13 +153,16 @@ export const COMMANDS: Command[] = [
   {
     name: "check",
     summary: "measure what the inbox API does (read-only, at most 40 requests) and whether it can be mirrored safely",
-    options: { account, json },
+    options: { account: accountOfMany, json },
     needsToken: true,
     migrates: false,
+    accounts: "all",
     details:
       "Prints one line per finding and a verdict (exit 1 when the API cannot be mirrored safely, saying why), and stores\n" +
       "the measurement for the account: every pass reads with it. Writes nothing when the API cannot be reached.",
-    run: async ({ values, config, logger, out }) => {
+    run: async (ctx) => {
+      if (ctx.accounts) return checkForAccounts(ctx, ctx.accounts);
+      const { values, config, logger, out } = ctx;
       // check migrates only once its probe has completed: a failed check writes nothing.
       const app = await openApp(config, logger, { migrate: false });
       const shutdown = new AbortController();
@@ -169,6 +187,7 @@ export const COMMANDS: Command[] = [
     options: {
       contacts: { type: "string", value: "<n>", description: "size of the demo data set, 1 to 2000000 (default 10000; set on the first run)" },
       reconcile: { type: "boolean", description: "after the incremental pass, run the full pass that finds silent edits and deletions" },
+      accounts: { type: "string", value: "<n>", description: "several accounts (2 to 20), each on its own API double with its own token and data, mirrored side by side (default size 3000)" },
       json,
       quiet,
     },
@@ -180,6 +199,14 @@ export const COMMANDS: Command[] = [
       if (contacts !== undefined && (!Number.isInteger(contacts) || contacts < 1 || contacts > 2_000_000)) {
         throw new ConfigError(["--contacts: expected a whole number from 1 to 2000000"]);
       }
+      if (values.accounts !== undefined) {
+        const accounts = Number(values.accounts);
+        if (!Number.isInteger(accounts) || accounts < 2 || accounts > 20) throw new ConfigError(["--accounts: expected a whole number from 2 to 20"]);
+        if (values.reconcile) throw new ConfigError(["--accounts: runs the incremental pass of each account; drop --reconcile"]);
+        const result = await demoAccounts(config, logger, { accounts, contacts, quiet: values.quiet === true });
+        out(values.json ? JSON.stringify(result.json, null, 2) : result.text);
+        return 0;
+      }
       const result = await demo(config, logger, { contacts, reconcile: values.reconcile === true, quiet: values.quiet === true });
       out(values.json ? JSON.stringify(result.json, null, 2) : result.text);
       return 0;
@@ -187,11 +214,16 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "worker",
-    summary: "long-running scheduled mode (SYNC_CRON, RECONCILE_CRON)",
-    options: { account },
+    summary: "long-running scheduled mode (SYNC_CRON, RECONCILE_CRON; every account of ACCOUNTS_FILE)",
+    options: { account: accountOfMany },
     needsToken: true,
     migrates: true,
-    run: async ({ config, logger }) => {
+    accounts: "all",
+    run: async ({ config, logger, values }) => {
+      if (config.accountsFile !== undefined) {
+        const { runFleet } = await import("../worker/fleet.js");
+        return runFleet(config, logger, { only: typeof values.account === "string" ? values.account : undefined });
+      }
       const { runWorker } = await import("../worker/worker.js");
       return runWorker(config, logger);
     },

@@ -88,7 +88,8 @@ export interface ApiDouble {
   /** The base, e.g. http://127.0.0.1:43121; the endpoint is url + '/inbox/users'. */
   url: string;
   store: ContactStore;
-  stats: { requests: number; byStatus: Record<string, number>; faults: number; rowsServed: number };
+  /** inFlight: requests being answered now; peakInFlight: most at once so far (what a client's concurrency cap is checked by). */
+  stats: { requests: number; byStatus: Record<string, number>; faults: number; rowsServed: number; inFlight: number; peakInFlight: number };
   /** `behaviour` in a patch replaces the whole behaviour (undefined = the documented guess). */
   setOptions(
     patch: Partial<
@@ -163,7 +164,7 @@ interface Sleeper {
 class Double implements ApiDouble {
   url = "";
   readonly store: ContactStore;
-  readonly stats = { requests: 0, byStatus: {} as Record<string, number>, faults: 0, rowsServed: 0 };
+  readonly stats = { requests: 0, byStatus: {} as Record<string, number>, faults: 0, rowsServed: 0, inFlight: 0, peakInFlight: 0 };
 
   private token: string;
   private pageSize: number;
@@ -206,6 +207,9 @@ class Double implements ApiDouble {
     const control = opts.control ?? false;
     this.server = http.createServer((req, res) => {
       if (control && req.url?.startsWith(CONTROL_PREFIX)) return void handleControl(req, res, this).catch((error: unknown) => this.fail(res, error));
+      this.stats.inFlight += 1;
+      this.stats.peakInFlight = Math.max(this.stats.peakInFlight, this.stats.inFlight);
+      res.once("close", () => (this.stats.inFlight -= 1));
       this.handle(req, res).catch((error: unknown) => this.fail(res, error));
     });
     this.server.on("connection", (socket: Socket) => {

@@ -17,6 +17,23 @@ export interface Readiness {
   };
 }
 
+export interface AccountsReadiness {
+  ready: boolean;
+  checks: {
+    database: { ok: boolean; error?: string };
+    migrations: { ok: boolean; pending?: string[] };
+    accounts: {
+      ok: boolean;
+      total: number;
+      fresh: number;
+      /** The accounts that make the process unready. */
+      stale: string[];
+      maxAgeSeconds: number;
+      each: { account: string; ok: boolean; at: string | null; ageSeconds: number | null }[];
+    };
+  };
+}
+
 const TIMEOUT_MS = 3000;
 
 export class ReadinessProbe {
@@ -72,6 +89,47 @@ export class ReadinessProbe {
       result.checks.database = { ok: false, error: scrub(error instanceof Error ? error.message : String(error)) };
     }
     result.ready = result.checks.database.ok && result.checks.migrations.ok && result.checks.lastIncremental.ok;
+    return result;
+  }
+
+  /**
+   * With ACCOUNTS_FILE: ready unless some account is stale, i.e. its last complete incremental pass (by any
+   * replica) is older than READY_MAX_AGE, or it has none and has been configured here for longer than that (a
+   * new account gets READY_MAX_AGE for its first pass). The body lists every account, stale ones first.
+   */
+  async checkAccounts(accounts: { name: string; since: number }[]): Promise<AccountsReadiness> {
+    const maxAgeSeconds = Math.round(this.maxAgeMs / 1000);
+    const result: AccountsReadiness = {
+      ready: false,
+      checks: { database: { ok: false }, migrations: { ok: false }, accounts: { ok: false, total: accounts.length, fresh: 0, stale: [], maxAgeSeconds, each: [] } },
+    };
+    try {
+      const pending = await withTimeout(pendingMigrations(this.pool));
+      result.checks.database.ok = true;
+      result.checks.migrations = pending.length === 0 ? { ok: true } : { ok: false, pending };
+      if (pending.length > 0) return result;
+      const { rows } = await withTimeout(
+        this.pool.query<{ account: string; last_completed_at: Date | null }>(
+          "select account, last_completed_at from sync_checkpoints where kind = 'incremental' and account = any($1::text[])",
+          [accounts.map((a) => a.name)],
+        ),
+      );
+      const last = new Map(rows.map((r) => [r.account, r.last_completed_at]));
+      const now = this.now();
+      for (const { name, since } of accounts) {
+        const at = last.get(name) ?? null;
+        const ageMs = at ? now - at.getTime() : null;
+        const ok = ageMs !== null ? ageMs <= this.maxAgeMs : now - since <= this.maxAgeMs;
+        result.checks.accounts.each.push({ account: name, ok, at: at ? at.toISOString() : null, ageSeconds: ageMs === null ? null : Math.round(ageMs / 1000) });
+        if (ok) result.checks.accounts.fresh += 1;
+        else result.checks.accounts.stale.push(name);
+      }
+      result.checks.accounts.each.sort((a, b) => Number(a.ok) - Number(b.ok));
+      result.checks.accounts.ok = result.checks.accounts.stale.length === 0;
+    } catch (error) {
+      result.checks.database = { ok: false, error: scrub(error instanceof Error ? error.message : String(error)) };
+    }
+    result.ready = result.checks.database.ok && result.checks.migrations.ok && result.checks.accounts.ok;
     return result;
   }
 

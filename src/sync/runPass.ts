@@ -50,6 +50,8 @@ export interface SyncContext {
   onConcurrency?: (allowed: number) => void;
   /** Read with this strategy instead of the stored measurement (tests and the benchmark, which know their API). */
   strategy?: Strategy;
+  /** false: when another process holds the account's lock, fail at once with AccountBusyError instead of waiting. */
+  lockWait?: boolean;
 }
 
 export interface RunSummary extends RunCounters {
@@ -339,7 +341,7 @@ async function withRun(
   range?: { from: Date; to: Date },
 ): Promise<RunSummary> {
   const started = Date.now();
-  const lock = await lockAccount(ctx.db.pool, ctx.config.account, ctx.logger, ctx.signal);
+  const lock = await lockAccount(ctx.db.pool, ctx.config.account, ctx.logger, ctx.signal, { wait: ctx.lockWait });
   // The pass stops at its next page boundary if asked to, or if the account lock is lost.
   const runCtx: SyncContext = { ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, lock.lost]) : lock.lost };
   const requestsBefore = ctx.client.requests;

@@ -9,7 +9,7 @@ import type { Database } from "../db/client.js";
 import { readCheckpoint } from "../db/sql/checkpoints.js";
 import { remapContacts } from "../db/sql/remapContacts.js";
 import type { RunCounters } from "../db/sql/runs.js";
-import { ApiError, ConfigError, ContractError, StoppedError } from "../errors.js";
+import { AccountBusyError, ApiError, ConfigError, ContractError, StoppedError } from "../errors.js";
 import { registerSecret, scrub, type Logger } from "../log.js";
 import type { FailureReason, Outcome, PassKind, SyncMetrics } from "../metrics.js";
 import { runIncremental, runReconcile, type RunSummary } from "../sync/runPass.js";
@@ -22,9 +22,14 @@ export interface PassRunnerOptions {
   metrics: SyncMetrics;
   /** Aborted on shutdown: the pass stops at the next page boundary. */
   signal: AbortSignal;
-  /** Client settings for tests (short back-off). */
+  /** Client settings for tests (short back-off); with ACCOUNTS_FILE also the host's shared budget (`gate`). */
   clientOptions?: Partial<ClientOptions>;
+  /** false (ACCOUNTS_FILE): an account another replica is syncing is skipped ("busy") instead of waited for. */
+  lockWait?: boolean;
 }
+
+/** What a pass came to; "busy": another process held the account, nothing was done (only with lockWait false). */
+export type PassOutcome = Outcome | "busy";
 
 /** How long the re-derivation of rows an older mapping wrote may run after each pass (src/db/sql/remapContacts.ts). */
 export const REMAP_SLICE_MS = 10_000;
@@ -37,11 +42,24 @@ export class PassRunner {
     this.token = options.config.token;
   }
 
-  async run(kind: PassKind): Promise<Outcome> {
+  /** The account's settings changed (ACCOUNTS_FILE read again): a new URL, token or filters get a new client. */
+  update(config: Config): void {
+    const old = this.options.config;
+    this.options.config = config;
+    if (config.token !== this.token || config.apiUrl.href !== old.apiUrl.href || JSON.stringify(config.filters) !== JSON.stringify(old.filters)) {
+      if (config.token !== this.token) registerSecret(config.token);
+      this.token = config.token;
+      const client = this.client;
+      this.client = undefined;
+      client?.close().catch(() => undefined);
+    }
+  }
+
+  async run(kind: PassKind): Promise<PassOutcome> {
     const { config, db, logger, metrics, signal } = this.options;
     const started = performance.now();
     const tally = metrics.tally(kind);
-    let outcome: Outcome = "succeeded";
+    let outcome: PassOutcome = "succeeded";
     metrics.runInProgress.set({ kind }, 1);
     let progress: Progress | undefined;
     try {
@@ -52,7 +70,7 @@ export class PassRunner {
         tally(counters);
         progress?.onPage(pageKind, counters);
       };
-      const ctx = { db, client, config, logger, signal, onPage, onConcurrency: progress?.onConcurrency };
+      const ctx = { db, client, config, logger, signal, onPage, onConcurrency: progress?.onConcurrency, lockWait: this.options.lockWait };
       const summary = kind === "incremental" ? await runIncremental(ctx) : await runReconcile(ctx);
       tally(summary);
       metrics.observeClockSkew(summary.clockSkewMs);
@@ -60,15 +78,18 @@ export class PassRunner {
     } catch (error) {
       const summary = (error as { summary?: RunSummary }).summary;
       if (summary) tally(summary);
-      outcome = error instanceof StoppedError ? "stopped" : "failed";
+      outcome = error instanceof AccountBusyError ? "busy" : error instanceof StoppedError ? "stopped" : "failed";
       if (outcome === "failed") this.reportFailure(kind, error, summary !== undefined);
     } finally {
       progress?.stop();
       const seconds = (performance.now() - started) / 1000;
       // Checkpoint gauges first: once a pass is counted, every metric of it is in place.
       await this.refreshCheckpoints();
-      metrics.runDuration.observe({ kind, outcome }, seconds);
-      metrics.runs.inc({ kind, outcome });
+      if (outcome === "busy") metrics.ticksSkipped.inc({ kind, reason: "elsewhere" });
+      else {
+        metrics.runDuration.observe({ kind, outcome }, seconds);
+        metrics.runs.inc({ kind, outcome });
+      }
       metrics.runInProgress.set({ kind }, 0);
     }
     return outcome;

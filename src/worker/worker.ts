@@ -97,7 +97,7 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
         reconcileCron: config.reconcileCron,
         timezone: config.timezone,
         logger,
-        run: (kind) => passes.run(kind),
+        run: (kind) => passes.run(kind).then((o) => (o === "busy" ? "stopped" : o)), // one account waits for its lock: never busy
         backoffMaxMs: options.backoffMaxMs,
         onSkip: (kind, reason) => metrics.ticksSkipped.inc({ kind, reason }),
         onFailures: (kind, failures) => metrics.consecutiveFailures.set({ kind }, failures),
@@ -143,7 +143,7 @@ export async function startWorker(config: Config, logger: Logger, options: Worke
  * meanwhile and /readyz says why it is not ready. Without DATABASE_URL (the embedded database) there is
  * nothing to wait for: a failure there is final.
  */
-async function openWithRetry(config: Config, logger: Logger, signal: AbortSignal, [first, longest]: [number, number]): Promise<App | undefined> {
+export async function openWithRetry(config: Config, logger: Logger, signal: AbortSignal, [first, longest]: [number, number]): Promise<App | undefined> {
   let wait = first;
   for (let attempt = 1; ; attempt += 1) {
     if (signal.aborted) return undefined;

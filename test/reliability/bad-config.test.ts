@@ -20,6 +20,10 @@ writeFileSync(bearerFile, `Bearer ${TOKEN}\n`);
 const aFile = join(dir, "a-file");
 writeFileSync(aFile, "not a folder");
 
+// Through the CLI too: a bad accounts file stops everything before any request or write (test/unit/accounts.test.ts has every case).
+const duplicateAccounts = join(dir, "duplicate-accounts.yaml");
+writeFileSync(duplicateAccounts, `accounts:\n  - name: acme\n    token_env: INBOX_API_TOKEN\n  - name: acme\n    token_env: INBOX_API_TOKEN\n`);
+
 type Case = [variable: string, value: string | null, expected: RegExp, extra?: Record<string, string | null>];
 
 const CASES: Case[] = [
@@ -78,6 +82,10 @@ const CASES: Case[] = [
   ["DEFAULT_PHONE_REGION", "India", /DEFAULT_PHONE_REGION: expected a two-letter ISO 3166 region code/],
   ["DEFAULT_PHONE_REGION", "XX", /DEFAULT_PHONE_REGION: expected a two-letter ISO 3166 region code/],
   ["HISTORY_RETENTION", "3651d", /HISTORY_RETENTION: expected a duration such as 30s, 10m or 2h \(at most 87600h\)/],
+  ["ACCOUNTS_FILE", join(dir, "no-accounts.yaml"), /ACCOUNTS_FILE: cannot read ".*no-accounts\.yaml" \(ENOENT\)/],
+  ["ACCOUNTS_FILE", duplicateAccounts, /ACCOUNTS_FILE ".*": account "acme" \(accounts\[1\]\): name: "acme" is also the name of accounts\[0\]/],
+  ["SYNC_ACCOUNTS_CONCURRENCY", "0", /SYNC_ACCOUNTS_CONCURRENCY: expected a whole number from 1 to 64/],
+  ["INBOX_HOST_CONCURRENCY", "many", /INBOX_HOST_CONCURRENCY: expected a whole number from 1 to 256/],
 ];
 
 let double: ApiDouble;

@@ -2,7 +2,7 @@
 // connection for the whole pass. Waiting is quiet (debug) and stops on a signal.
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { StoppedError } from "../../errors.js";
+import { AccountBusyError, StoppedError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 
 export interface AccountLock {
@@ -14,7 +14,8 @@ export interface AccountLock {
   release(): Promise<void>;
 }
 
-export async function lockAccount(pool: pg.Pool, account: string, logger: Logger, signal?: AbortSignal): Promise<AccountLock> {
+/** `wait: false`: throw AccountBusyError at once when another session holds the lock (many accounts: move on). */
+export async function lockAccount(pool: pg.Pool, account: string, logger: Logger, signal?: AbortSignal, options: { wait?: boolean } = {}): Promise<AccountLock> {
   const client = await pool.connect();
   const lost = new AbortController();
   // Without a listener, an error on this idle connection would crash the process (pg emits it unhandled).
@@ -32,6 +33,7 @@ export async function lockAccount(pool: pg.Pool, account: string, logger: Logger
         [account],
       );
       if (rows[0]?.ok) break;
+      if (options.wait === false) throw new AccountBusyError(account);
       if (!announced) {
         logger.info({ account }, "another contacts-sync process is syncing this account; waiting for it to finish");
         announced = true;
