@@ -13,6 +13,10 @@ export interface StatusReport {
   pendingMigrations: string[];
   /** With ACCOUNTS_FILE and several accounts: the text shows one line per account (details with --account). */
   brief?: boolean;
+  /** The mirror's tables are not in its schema yet (a new database, or one `migrate` has not reached). */
+  notInstalled?: boolean;
+  /** An earlier release's install sits in `public`; the next `migrate` (or sync, or worker start) moves it. */
+  earlierInstallInPublic?: boolean;
 }
 
 export interface AccountStatus {
@@ -33,6 +37,13 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 export async function statusReport(db: Database, only?: string, options: { maxAgeMs?: number; names?: string[] } = {}): Promise<StatusReport> {
   // Read once: whether api_profiles exists yet decides what every account's status can show.
   const pending = await pendingMigrations(db.pool);
+  const { rows: [found] } = await db.pool.query<{ here: boolean; public: boolean }>(
+    "select to_regclass('contacts') is not null as here, current_schema() is distinct from 'public' and to_regclass('public.contacts') is not null and to_regclass('public._prisma_migrations') is not null as public",
+  );
+  if (!found?.here) {
+    // Nothing to read yet: say so (and what to run) instead of failing on a missing table.
+    return { accounts: [], pendingMigrations: pending, notInstalled: true, ...(found?.public ? { earlierInstallInPublic: true } : {}) };
+  }
   const profiles = !pending.includes("20261130100000_api_profiles");
   const names = options.names ?? (only !== undefined ? [only] : await accountNames(db, profiles));
   const accounts: AccountStatus[] = [];
@@ -92,7 +103,11 @@ async function accountStatus(db: Database, account: string, profiles: boolean, m
 
 export function formatStatus(report: StatusReport): string {
   const lines = [
-    ...(report.accounts.length === 0 ? ["no account has been mirrored into this database yet (run `contacts-sync sync`, or `contacts-sync demo`)"] : []),
+    ...(report.earlierInstallInPublic
+      ? ["an earlier release's mirror is in the schema public: the next `contacts-sync migrate` (or sync, or worker start) moves it into this release's schema (docs/operations.md, \"Upgrading to a schema of its own\")"]
+      : report.notInstalled
+        ? ["the mirror's tables are not in this database's schema yet (run `contacts-sync migrate`, `contacts-sync sync`, or `contacts-sync demo`)"]
+        : report.accounts.length === 0 ? ["no account has been mirrored into this database yet (run `contacts-sync sync`, or `contacts-sync demo`)"] : []),
     ...(report.brief
       ? [...report.accounts.map(verdictLine), "", "details of one account: contacts-sync status --account NAME"]
       : report.accounts.flatMap((s, i) => [...(i > 0 ? [""] : []), ...formatAccount(s)])),

@@ -105,6 +105,10 @@ describe("DATABASE_SCHEMA", () => {
     await otherApplication(admin);
     const before = await objectsIn(admin, "public");
     const schemaEnv = { ...env, DATABASE_SCHEMA: "analytics" };
+    // A status before anything is installed says what to run, and creates nothing.
+    const empty = await ok(["status"], schemaEnv);
+    expect(empty.stdout).toMatch(/the mirror's tables are not in this database's schema yet \(run `contacts-sync migrate`/);
+    expect((await admin.query(`SELECT to_regnamespace('analytics') IS NULL AS none`)).rows[0].none).toBe(true);
     const run = await ok(["sync"], schemaEnv);
     expect(run.stdout).toMatch(/inserted \d+/);
 
@@ -205,6 +209,11 @@ describe("an earlier release's install in public", () => {
     expect(before.checkpoints).toHaveLength(2);
     expect(before.migrations).toHaveLength(readMigrations().length);
     const orders = (await admin.query(`SELECT * FROM public.orders ORDER BY id`)).rows;
+
+    // Before the move, status says where the mirror is and what moves it, instead of failing on a missing table.
+    const waiting = await ok(["status"], env);
+    expect(waiting.stdout).toMatch(/an earlier release's mirror is in the schema public: the next `contacts-sync migrate` \(or sync, or worker start\) moves it/);
+    expect(waiting.stdout).toMatch(/pending migrations: 20261121000000_init, /);
 
     const first = await ok(["migrate"], env);
     expect(first.stderr).toMatch(/moved the mirror's \d+ objects from the schema public into \\"contacts_sync\\"/);
