@@ -8,6 +8,7 @@ import { loadConfig } from "../../src/config.js";
 import { pruneHistory, pruneHistoryAfterPass } from "../../src/db/sql/pruneHistory.js";
 import { markUnseenDeleted, recordSeen } from "../../src/db/sql/reconcileDeletes.js";
 import { upsertContacts } from "../../src/db/sql/upsertContacts.js";
+import { inTransaction } from "../../src/db/sql/transaction.js";
 import { ConfigError } from "../../src/errors.js";
 import { mapContact } from "../../src/records/mapContact.js";
 import { runReconcile } from "../../src/sync/runPass.js";
@@ -109,8 +110,8 @@ describe("contact history from upserts", () => {
 
     await tick();
     // A reconcile pass that saw A and B only: C is marked deleted.
+    await recordSeen(db.pool, 1n, "default", ["A", "B"]);
     await db.prisma.$transaction(async (tx) => {
-      await recordSeen(tx, 1n, "default", ["A", "B"]);
       expect(await markUnseenDeleted(tx, 1n, "default", new Date())).toBe(1);
     });
     const [deletion] = await changesAfter(db, afterUpdate.change_id);
@@ -128,8 +129,8 @@ describe("contact history from upserts", () => {
     // A failed page writes no history: the changes belong to the transaction.
     await tick();
     const a3 = craftedContact(base("A", { status: "REVIEW" }), now);
-    await expect(db.prisma.$transaction(async (tx) => {
-      await upsertContacts(tx, "default", [mapContact(a3)]);
+    await expect(inTransaction(db.pool, async (client) => {
+      await upsertContacts(client, "default", [a3]);
       throw new Error("the page's checkpoint could not be written");
     })).rejects.toThrow("checkpoint");
     expect(await changesAfter(db, restore!.change_id)).toEqual([]);
