@@ -89,7 +89,7 @@ type Snake<S extends string> = S extends `${infer Head}${infer Tail}`
 export type ContactColumnName = Snake<keyof ContactModel & string>;
 
 /** Bookkeeping columns the mirror writes itself, not the mapping. */
-type Bookkeeping = "account" | "id" | "synced_at" | "sync_run_id" | "deleted_at";
+type Bookkeeping = "account" | "id" | "synced_at" | "sync_run_id" | "deleted_at" | "valid_from" | "change_id";
 
 /** A column the mapping fills: a misspelt or removed column fails to compile here and in mapContact(). */
 export type MappedColumn = Exclude<ContactColumnName, Bookkeeping>;
