@@ -81,6 +81,10 @@ export async function runCopy(
   postmasterPid: number | null,
 ): Promise<CopyMeasure> {
   const sql = `(${COLUMNS.map((c) => `"${c}"`).join(", ")}) from`;
+  // The physical cost of storing the rows: the same table, its triggers (the history's) disabled.
+  const setup = new pg.Client({ connectionString: databaseUrl });
+  await setup.connect();
+  await setup.query("ALTER TABLE contacts DISABLE TRIGGER USER").finally(() => setup.end());
   let copyMs: number;
   const cpuBefore = postgresCpuSeconds(postmasterPid);
   if (method === "psql") {

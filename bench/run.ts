@@ -191,7 +191,7 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
     options: (({ write: _w, json: _j, ...rest }) => rest)(o),
     notes,
     listed: 0,
-    first: [], noChange: [], changed: [], changedCount: 0, copy: [], copyMethod: method, naive: [],
+    first: [], noChange: [], noChangeReconcile: [], changed: [], changedCount: 0, copy: [], copyMethod: method, naive: [],
     latency: [], concurrencyIsASetting: concurrencyIsASetting(), memory: [], profile: null, totalSeconds: 0, loadAtEnd: [],
   };
   const start = async (contacts: number, latencyMs = 0) => {
@@ -240,6 +240,10 @@ async function measure(o: Options, server: BenchServer, doubles: DoubleProcess[]
       progress(`  ${first.rowsWritten} rows in ${(first.wallMs / 1000).toFixed(1)} s, ${first.requests} requests, peak RSS ${mb(first.peakRssBytes)} MB`);
       progress(`run ${run}/${o.runs}: second sync, nothing changed`);
       results.noChange.push(await runSync({ databaseUrl: url, double, postmasterPid: server.postmasterPid }));
+      progress(`run ${run}/${o.runs}: reconcile, nothing changed`);
+      // The first reconcile of a mirror reads everything; the one after it is the nightly no-change case.
+      await runSync({ databaseUrl: url, double, postmasterPid: server.postmasterPid, command: "reconcile" });
+      results.noChangeReconcile.push(await runSync({ databaseUrl: url, double, postmasterPid: server.postmasterPid, command: "reconcile" }));
       const n = Math.max(1, Math.round(first.rowsTotal * o.changed));
       const done = await double.mutate({ see: n });
       results.changedCount = done.see ?? 0;

@@ -33,6 +33,10 @@ export interface SyncMeasure {
   rowsWritten: number;
   /** Rows in `contacts` after the run. */
   rowsTotal: number;
+  /** Rows in the history table (`contact_versions`) after the run; null: a build without it. */
+  historyTotal: number | null;
+  /** Contacts whose tracked fields the run changed (rows of `contact_changes` seen during the run, inserts aside); null: not known. */
+  trackedChanges: number | null;
 }
 
 export interface SyncOptions {
@@ -47,6 +51,8 @@ export interface SyncOptions {
   timeoutMs?: number;
   /** Another build's bin/contacts-sync (e.g. a worktree of another commit), to compare builds side by side. */
   bin?: string;
+  /** The command to run (default sync). */
+  command?: "sync" | "reconcile";
 }
 
 export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
@@ -73,7 +79,7 @@ export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
     const before = await o.double.stats();
     const cpuBefore = { double: processCpuSeconds(o.double.pid), postgres: postgresCpuSeconds(o.postmasterPid) };
     const started = performance.now();
-    const child = spawn(process.execPath, [...nodeArgs, o.bin ?? BIN, "sync"], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeArgs, o.bin ?? BIN, o.command ?? "sync"], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
     child.stdout!.on("data", keep);
@@ -85,7 +91,7 @@ export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
     });
     clearTimeout(timeout);
     const wallMs = performance.now() - started;
-    if (code !== 0) throw new Error(`contacts-sync sync exited with ${code ?? "a signal"}:\n${output.trim()}`);
+    if (code !== 0) throw new Error(`contacts-sync ${o.command ?? "sync"} exited with ${code ?? "a signal"}:\n${output.trim()}`);
     const after = await o.double.stats();
     const cpuAfter = { double: processCpuSeconds(o.double.pid), postgres: postgresCpuSeconds(o.postmasterPid) };
     const diff = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
@@ -106,11 +112,13 @@ export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
     const db = new pg.Client({ connectionString: o.databaseUrl });
     await db.connect();
     try {
-      const run = (await db.query("select * from sync_runs where kind = 'incremental' order by id desc limit 1")).rows[0];
+      const run = (await db.query("select * from sync_runs where kind = $1 order by id desc limit 1", [o.command === "reconcile" ? "reconcile" : "incremental"])).rows[0];
       if (!run) throw new Error("the sync left no row in sync_runs");
       if (run.status !== "succeeded") throw new Error(`the sync's run is ${run.status}: ${run.error}`);
       const written = await db.query("select count(*)::int as n from contacts where synced_at >= $1", [run.started_at]);
       const total = await db.query("select count(*)::int as n from contacts");
+      const history = await db.query("select count(*)::int as n from contact_versions").catch(() => null);
+      const tracked = await db.query("select count(*)::int as n from contact_changes where seen_at >= $1 and kind <> 'insert'", [run.started_at]).catch(() => null);
       return {
         wallMs,
         runMs: new Date(run.finished_at).getTime() - new Date(run.started_at).getTime(),
@@ -125,6 +133,8 @@ export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
         updated: Number(run.updated),
         rowsWritten: written.rows[0].n,
         rowsTotal: total.rows[0].n,
+        historyTotal: history ? history.rows[0].n : null,
+        trackedChanges: tracked ? tracked.rows[0].n : null,
       };
     } finally {
       await db.end();

@@ -11,10 +11,9 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import type { RawContact } from "../src/api/response.js";
-import { upsertContacts } from "../src/db/sql/upsertContacts.js";
+import { upsertPage } from "../src/db/sql/upsertContacts.js";
 import { generateContacts } from "../src/double/generate.js";
-import type { Prisma } from "../src/generated/prisma/client.js";
-import { CONTACT_COLUMNS, mapContact, type ContactRow } from "../src/records/mapContact.js";
+import { CONTACT_COLUMNS, mapContact, mapPage, type ContactRow } from "../src/records/mapContact.js";
 import { postgresCpuSeconds } from "./cpu.js";
 import { startServer } from "./postgres.js";
 
@@ -30,6 +29,7 @@ const rows = generateContacts(contacts, { seed: 1 })
 const pages: ContactRow[][] = [];
 for (let i = 0; i < rows.length; i += pageSize) pages.push(rows.slice(i, i + pageSize));
 const texts = pages.map((p) => JSON.stringify(p));
+const mappedPages = pages.map((p) => mapPage(p.map((r) => r.raw as RawContact)));
 
 const recordType = ["id text", ...CONTACT_COLUMNS.map((c) => `"${c.column}" ${c.pgType}`)].join(", ");
 const columns = CONTACT_COLUMNS.map((c) => `"${c.column}"`).join(", ");
@@ -41,9 +41,7 @@ const onConflict = `ON CONFLICT (account, id) DO UPDATE SET ${setColumns}, synce
 
 type Step = (client: pg.Client, page: number) => Promise<unknown>;
 const statement = (sql: string): Step => (client, page) => client.query(sql, ["default", texts[page]]);
-const product: Step = (client, page) =>
-  upsertContacts({ $queryRawUnsafe: (sql: string, ...params: unknown[]) => client.query(sql, params).then((r) => r.rows) } as unknown as Prisma.TransactionClient,
-    "default", pages[page]!);
+const product: Step = (client, page) => upsertPage(client, "default", mappedPages[page]!);
 
 interface Variant {
   name: string;
@@ -59,7 +57,7 @@ const variants: Variant[] = [
   { name: "parse only: `SELECT count(*) FROM jsonb_to_recordset(...)`", step: statement(`SELECT count(*) FROM ${source} WHERE $1::text IS NOT NULL`), triggers: false },
   { name: "plain `INSERT ... SELECT` from jsonb_to_recordset", step: statement(insert), triggers: false },
   { name: "`INSERT ... ON CONFLICT DO UPDATE ... WHERE raw IS DISTINCT` (no CTEs, no RETURNING)", step: statement(`${insert} ${onConflict}`), triggers: false },
-  { name: "the product's upsert (CTEs: `was_deleted` join, RETURNING counts)", step: product, triggers: false },
+  { name: "the product's upsert (typed arrays through `unnest`; CTEs: `was_deleted` join, RETURNING counts)", step: product, triggers: false },
   {
     name: "the product's upsert, plus a partial index `(account, id) WHERE deleted_at IS NOT NULL` (a candidate fix for the join)",
     step: product, triggers: false, setup: "CREATE INDEX contacts_deleted_idx ON contacts (account, id) WHERE deleted_at IS NOT NULL",

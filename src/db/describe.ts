@@ -61,7 +61,7 @@ export function columnTable(name: string): string {
 }
 
 /** The relations whose column tables docs/sql.md carries. */
-export const DOCUMENTED_TABLES = ["contacts", "contact_changes"];
+export const DOCUMENTED_TABLES = ["contacts", "contact_changes", "contact_versions"];
 
 /** docs/sql.md with each generated block replaced by what the descriptions say now. */
 export function renderSqlDoc(markdown: string): string {

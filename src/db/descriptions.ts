@@ -66,6 +66,8 @@ export const CONTACT_COLUMN_DOCS: Record<string, ColumnDoc> = {
   synced_at: { type: "timestamptz", meaning: "When the mirror last wrote this row: its content changed, it was marked deleted or came back, or a newer mapping changed a typed column. Indexed: `WHERE synced_at > $last_load` is what an incremental model reads.", source: "(mirror)" },
   sync_run_id: { type: "bigint", meaning: "The run (`sync_runs.id`) that last wrote this row.", source: "(mirror)" },
   deleted_at: { type: "timestamptz", meaning: "Set when a complete reconcile pass no longer returned the contact; cleared when it comes back.", source: "(mirror)" },
+  valid_from: { type: "timestamptz", meaning: "When the current version of the tracked fields (see `contact_changes`) became current: the insert, or the last change of a tracked field, deletion or restore. NULL: before the history was complete.", source: "(mirror)" },
+  change_id: { type: "bigint", meaning: "The change (`contact_changes.change_id`) that made the current version; NULL like `valid_from`.", source: "(mirror)" },
 };
 
 const contact = (name: string): ColumnDoc => {
@@ -94,7 +96,23 @@ export const CONTACT_CHANGE_COLUMN_DOCS: Record<string, ColumnDoc> = {
   kind: { type: "text", meaning: "`insert` (first seen), `update` (tracked fields changed), `delete` (`deleted_at` set), `restore` (`deleted_at` cleared)." },
   changes: { type: "jsonb", meaning: "`{\"status\": {\"old\": \"OPEN\", \"new\": \"CLOSED\"}, ...}`, one entry per tracked field that changed; on `insert`, every non-empty tracked field with `\"old\": null`." },
   seen_at: { type: "timestamptz", meaning: "When the mirror saw the change (the sync's transaction time, not the moment it happened in the inbox)." },
-  source_updated_at: { type: "timestamptz", meaning: "The API's `updatedAt` of the new version: close to when it happened in the inbox." },
+  source_updated_at: { type: "timestamptz", meaning: "The API's `updatedAt` of the new version: close to when it happened in the inbox (for a contact's latest change, its `updatedAt` now: untracked fields may have moved it since)." },
+};
+
+const TRACKED_VERSION_COLUMNS = [
+  "name", "email", "phone", "country", "status", "tags", "segments", "attributes", "platforms", "secondary_platforms",
+  "whatsapp_number", "telegram_username", "instagram_profile_id", "facebook_profile_id", "is_subscriber",
+  "user_interacted", "has_ordered", "is_imported", "bot_id", "customer_id", "created_at", "deleted_at",
+];
+
+export const CONTACT_VERSION_COLUMN_DOCS: Record<string, ColumnDoc> = {
+  account: { type: "text", meaning: "The account of the contact." },
+  contact_id: { type: "text", meaning: "The contact (`contacts.id`)." },
+  change_id: { type: "bigint", meaning: "The change that made this version current (`contact_changes.change_id`); NULL: before the history was complete." },
+  valid_from: { type: "timestamptz", meaning: "When this version became current; NULL: before the history was complete." },
+  valid_to: { type: "timestamptz", meaning: "When the next version replaced it (the `seen_at` of that change)." },
+  superseded_by: { type: "bigint", meaning: "The change that ended this version (`contact_changes.change_id`)." },
+  source_updated_at: { type: "timestamptz", meaning: "The API's `updatedAt` of this version." },
 };
 
 const change = (name: string): ColumnDoc => CONTACT_CHANGE_COLUMN_DOCS[name]!;
@@ -107,17 +125,26 @@ export const DESCRIPTIONS: Record<string, RelationDoc> = {
     loadedAt: "synced_at",
   },
   contact_changes: {
-    kind: "table",
-    description: "One row per insert, change of a tracked field, deletion or restore of a contact, as the mirror saw it (seen_at).",
+    kind: "view",
+    description: "One row per insert, change of a tracked field, deletion or restore of a contact, as the mirror saw it (seen_at). Each version of a contact (contact_versions, and the contact's row for the current one) next to the version before it.",
     columns: CONTACT_CHANGE_COLUMN_DOCS,
     loadedAt: "seen_at",
+  },
+  contact_versions: {
+    kind: "table",
+    description: "Previous versions of the tracked fields of contacts, one per change: written when a tracked field changes or a contact is deleted or restored, never on insert (the current version is the row of contacts, from its valid_from).",
+    columns: {
+      ...CONTACT_VERSION_COLUMN_DOCS,
+      ...Object.fromEntries(TRACKED_VERSION_COLUMNS.map((c) => [c, { type: CONTACT_COLUMN_DOCS[c]!.type, meaning: `${CONTACT_COLUMN_DOCS[c]!.meaning.replace(/\.$/, "")}, in this version.` }])),
+    },
+    loadedAt: "valid_to",
   },
   contact_history_state: {
     kind: "table",
     description: "One row: from which instant on contact_changes is complete (start of recording, moved forward by pruning). contacts_as_of() refuses earlier instants.",
     columns: {
       id: { type: "boolean", meaning: "Always true: the table has one row." },
-      complete_since: { type: "timestamptz", meaning: "From this instant on, contact_changes holds every change." },
+      complete_since: { type: "timestamptz", meaning: "From this instant on, contact_changes holds every change (contact_versions every version that ended after it)." },
     },
   },
   contacts_current: {

@@ -89,7 +89,7 @@ type Snake<S extends string> = S extends `${infer Head}${infer Tail}`
 export type ContactColumnName = Snake<keyof ContactModel & string>;
 
 /** Bookkeeping columns the mirror writes itself, not the mapping. */
-type Bookkeeping = "account" | "id" | "synced_at" | "sync_run_id" | "deleted_at";
+type Bookkeeping = "account" | "id" | "synced_at" | "sync_run_id" | "deleted_at" | "valid_from" | "change_id";
 
 /** A column the mapping fills: a misspelt or removed column fails to compile here and in mapContact(). */
 export type MappedColumn = Exclude<ContactColumnName, Bookkeeping>;
@@ -205,8 +205,75 @@ export function configureMapping(options: { defaultPhoneRegion?: string | null }
   defaultPhoneRegion = options.defaultPhoneRegion ?? null;
 }
 
+/** True when a string anywhere in `value` (keys included) holds the NUL character; copies nothing. */
+export function hasNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (typeof value === "object" && value !== null) {
+    for (const k in value) if (k.includes("\u0000") || hasNul((value as Record<string, unknown>)[k])) return true;
+  }
+  return false;
+}
+
+/** The row of a contact; `raw` is the contact itself unless a NUL had to be replaced (then a cleaned copy). */
 export function mapContact(input: RawContact): ContactRow {
-  const raw = withoutNul(input);
+  return mapClean(hasNul(input) ? withoutNul(input) : input);
+}
+
+/**
+ * A page of contacts as the write path sends it: one array per column (src/db/sql/upsertContacts.ts binds
+ * them to `unnest`), rows in id order. Each contact is serialised once, for `raw`; the text is also where a
+ * NUL would show (as the escape \u0000), so only a contact that holds one is copied to clean it.
+ */
+export interface ContactPage {
+  ids: string[];
+  /** Per CONTACT_COLUMNS entry, the values of every row: text, ISO instants, booleans, integers, array literals, JSON text. */
+  columns: (string | number | boolean | null)[][];
+}
+
+const LIST_COLUMNS = new Set(CONTACT_COLUMNS.filter((c) => c.pgType === "text[]").map((c) => c.column));
+
+/** A PostgreSQL array literal of text: {"a","b\"c"}. */
+function textArrayLiteral(list: unknown): string {
+  const items = list as string[];
+  if (items.length === 0) return "{}";
+  let out = "{";
+  for (let i = 0; i < items.length; i += 1) {
+    const s = items[i]!;
+    out += (i === 0 ? "\"" : ",\"") + (/[\\"]/.test(s) ? s.replace(/[\\"]/g, "\\$&") : s) + "\"";
+  }
+  return out + "}";
+}
+
+export function mapPage(contacts: readonly RawContact[]): ContactPage {
+  // Rows in id order: concurrent lanes that share a boundary row lock rows in the same order (no deadlock).
+  const sorted = [...contacts].sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+  const ids: string[] = [];
+  const columns: ContactPage["columns"] = CONTACT_COLUMNS.map(() => []);
+  for (const input of sorted) {
+    let rawText = JSON.stringify(input);
+    let clean = input;
+    if (rawText.includes("\\u0000")) {
+      clean = withoutNul(input);
+      rawText = JSON.stringify(clean);
+    }
+    const row = mapClean(clean);
+    ids.push(row.id);
+    for (let i = 0; i < CONTACT_COLUMNS.length; i += 1) {
+      const column = CONTACT_COLUMNS[i]!.column;
+      const value = row[column];
+      columns[i]!.push(
+        column === "raw" ? rawText
+          : column === "attributes" ? JSON.stringify(value)
+          : LIST_COLUMNS.has(column) ? textArrayLiteral(value)
+          : (value as string | number | boolean | null),
+      );
+    }
+  }
+  return { ids, columns };
+}
+
+function mapClean(raw: RawContact): ContactRow {
   const profile = obj(raw.profile);
   const details = obj(profile?.userDetails);
   const contact = obj(details?.contact);

@@ -14,7 +14,7 @@ import { ContractError, ContradictionError, StoppedError } from "../errors.js";
 import type { InboxClient, PageAnswer } from "../api/client.js";
 import { scrub, type Logger } from "../log.js";
 import { lockAccount } from "../db/sql/accountLock.js";
-import { readCheckpoint, writeCheckpoint, type PassKind } from "../db/sql/checkpoints.js";
+import { readCheckpoint, writeCheckpoint, writeCursor, type PassKind } from "../db/sql/checkpoints.js";
 import { finishRun, lastMeasuredSkew, saveRunCounters, startRun, ZERO_COUNTERS, type RunCounters, type RunKind } from "../db/sql/runs.js";
 import { countUnseen, forgetSeen, listUnseen, markUnseenDeleted, recordSeen } from "../db/sql/reconcileDeletes.js";
 import { pruneHistoryAfterPass } from "../db/sql/pruneHistory.js";
@@ -104,7 +104,7 @@ export async function runIncremental(ctx: SyncContext): Promise<RunSummary> {
         run.windows.push({ from: window.from.toISOString(), to: window.to.toISOString() });
         const seen: InstantRange = { from: window.from.getTime(), to: window.to.getTime() };
         const pageSize = await read(ctx, run, strategy, lastSeenAtRead(strategy, seen, cursor, checkpoint.pageSize), "incremental", {
-          checkpoint: (tx, key, size) => writeCheckpoint(tx, account, "incremental", { cursor: keyToDate(strategy, key), cursorOrder: describeOrder(strategy.order), pageSize: size }),
+          checkpoint: (client, key, size) => writeCursor(client, account, "incremental", { cursor: keyToDate(strategy, key), cursorOrder: describeOrder(strategy.order), pageSize: size }),
         });
         await writeCheckpoint(ctx.db.prisma, account, "incremental", {
           syncedUntil: window.to, windowStart: null, windowEnd: null, cursor: null, cursorOrder: null, runId: null,
@@ -151,9 +151,9 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
       run.windows.push({ from: null, to: createdUpTo.toISOString() });
       const knownPageSize = Math.max(checkpoint.pageSize ?? 1, incremental.pageSize ?? 1);
       const extras: PassExtras = {
-        perPage: (tx, ids) => recordSeen(tx, passId, account, ids),
-        checkpoint: (tx, key, size) =>
-          writeCheckpoint(tx, account, "reconcile", { cursor: keyToDate({ ...strategy, order: reconcileOrder(strategy) }, key), cursorOrder: describeOrder(reconcileOrder(strategy)), pageSize: size }),
+        perPage: (client, ids) => recordSeen(client, passId, account, ids),
+        checkpoint: (client, key, size) =>
+          writeCursor(client, account, "reconcile", { cursor: keyToDate({ ...strategy, order: reconcileOrder(strategy) }, key), cursorOrder: describeOrder(reconcileOrder(strategy)), pageSize: size }),
       };
       const pageSize = await read(ctx, run, strategy, createdAtRead(strategy, createdUpTo.getTime(), cursor, knownPageSize), "reconcile", extras);
 
@@ -240,7 +240,7 @@ async function verifyUnseen(ctx: SyncContext, run: RunState, strategy: Strategy,
   const { account } = ctx.config;
   const all = await listUnseen(ctx.db.prisma, passId, account, createdUpTo, VERIFY_LIMIT + 1);
   if (all.length === 0) return;
-  const keep = (ids: string[]) => ctx.db.prisma.$transaction((tx) => recordSeen(tx, passId, account, ids));
+  const keep = (ids: string[]) => recordSeen(ctx.db.pool, passId, account, ids);
   const candidates = all.slice(0, VERIFY_LIMIT);
   const looked = new Set(candidates.map((c) => c.id));
   let beyond = 0;

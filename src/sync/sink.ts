@@ -2,18 +2,21 @@
 // (reconcile records the ids it saw), the checkpoint that covers the page (when the lane scheduler allows
 // one), and the run's figures. So the checkpoint can never run ahead of the data, a page is never half
 // written, and the figures count only committed pages.
+//
+// All of it is plain SQL on one client of the pg pool Prisma's adapter runs on: the page is the bulk of what
+// the mirror writes, and an ORM in the middle cost more CPU than everything else together (docs/benchmarks.md).
 import type { Database } from "../db/client.js";
-import type { Prisma } from "../generated/prisma/client.js";
-import { mapContact } from "../records/mapContact.js";
-import { upsertContacts } from "../db/sql/upsertContacts.js";
+import { mapPage } from "../records/mapContact.js";
+import { upsertPage } from "../db/sql/upsertContacts.js";
 import { addRunCounters, ZERO_COUNTERS, type RunCounters } from "../db/sql/runs.js";
+import { inTransaction, type PoolClient } from "../db/sql/transaction.js";
 import type { LanePage } from "./lanes.js";
 
 export interface PassExtras {
   /** Extra writes in the page's transaction (reconcile records the ids it saw). */
-  perPage?: (tx: Prisma.TransactionClient, ids: string[]) => Promise<void>;
+  perPage?: (client: PoolClient, ids: string[]) => Promise<void>;
   /** Stores the resume point (a key of the read's order; null: the top); called only when the scheduler allows. */
-  checkpoint?: (tx: Prisma.TransactionClient, cursor: number | null, pageSize: number) => Promise<void>;
+  checkpoint?: (client: PoolClient, cursor: number | null, pageSize: number) => Promise<void>;
 }
 
 export interface PageSink {
@@ -24,12 +27,12 @@ export interface PageSink {
 export function pageSink(db: Database, account: string, runId: bigint, extras: PassExtras): PageSink {
   return {
     async write(page) {
-      // Rows in id order: concurrent lanes that share a boundary row lock rows in the same order (no deadlock).
-      const rows = page.fresh.map(mapContact).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      return db.prisma.$transaction(async (tx) => {
-        const counts = await upsertContacts(tx, account, rows, runId);
-        await extras.perPage?.(tx, rows.map((r) => r.id));
-        if (page.checkpoint !== undefined) await extras.checkpoint?.(tx, page.checkpoint, page.pageSize);
+      // Mapped before the transaction opens: no connection is held while the CPU maps the page.
+      const rows = mapPage(page.fresh);
+      return inTransaction(db.pool, async (client) => {
+        const counts = await upsertPage(client, account, rows, runId);
+        await extras.perPage?.(client, rows.ids);
+        if (page.checkpoint !== undefined) await extras.checkpoint?.(client, page.checkpoint, page.pageSize);
         const delta: RunCounters = {
           ...ZERO_COUNTERS,
           pages: 1,
@@ -41,9 +44,9 @@ export function pageSink(db: Database, account: string, runId: bigint, extras: P
           requests: page.answer.attempts,
           retries: page.answer.retries,
         };
-        await addRunCounters(tx, runId, delta);
+        await addRunCounters(client, runId, delta);
         return delta;
-      }, { timeout: 60_000 });
+      });
     },
   };
 }

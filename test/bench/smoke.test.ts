@@ -49,6 +49,12 @@ describe("npm run bench", () => {
     expect(first!.requests).toBeLessThan(1.5 * (r.listed / 100) + 10);
 
     expect(r.noChange[0]!.rowsWritten).toBe(0);
+    // History: nothing on a first sync, nothing when nothing changed, one version per tracked change.
+    expect(first!.historyTotal).toBe(0);
+    expect(r.noChange[0]!.historyTotal).toBe(0);
+    expect(r.noChangeReconcile[0]!.rowsWritten).toBe(0);
+    expect(r.noChangeReconcile[0]!.historyTotal).toBe(0);
+    expect(r.changed[0]!.historyTotal).toBe(r.changed[0]!.trackedChanges);
     expect(r.changed[0]!.rowsWritten).toBeGreaterThan(0);
     expect(r.changed[0]!.rowsWritten).toBeLessThanOrEqual(r.changedCount);
     if (r.copyMethod) expect(r.copy[0]!.rows).toBe(r.listed);

@@ -67,7 +67,7 @@ describe("grant-reader", () => {
     const { rows: all } = await admin.query<{ name: string }>(
       `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'contacts_sync' ORDER BY 1`,
     );
-    expect(all.map((r) => r.name)).toEqual(expect.arrayContaining(["contacts", "contacts_current", "contact_changes", "contact_attributes", ...BOOKKEEPING_TABLES]));
+    expect(all.map((r) => r.name)).toEqual(expect.arrayContaining(["contacts", "contacts_current", "contact_changes", "contact_versions", "contact_attributes", ...BOOKKEEPING_TABLES]));
     const relations = all.filter((r) => !BOOKKEEPING_TABLES.includes(r.name));
     for (const name of BOOKKEEPING_TABLES) {
       await expect(bi.query(`SELECT count(*) FROM ${bi.escapeIdentifier(name)}`), name).rejects.toMatchObject({ code: "42501" });
@@ -84,8 +84,8 @@ describe("grant-reader", () => {
     ["UPDATE", `UPDATE contacts SET name = 'x'`],
     ["DELETE", `DELETE FROM contacts`],
     ["TRUNCATE", `TRUNCATE contacts`],
-    ["INSERT into the history", `INSERT INTO contact_changes (account, contact_id, kind, changes) VALUES ('default', 'x', 'update', '{}')`],
-    ["DELETE from the history", `DELETE FROM contact_changes`],
+    ["INSERT into the history", `INSERT INTO contact_versions (account, contact_id, valid_to, superseded_by, tags, segments, platforms, secondary_platforms) VALUES ('default', 'x', now(), 1, '{}', '{}', '{}', '{}')`],
+    ["DELETE from the history", `DELETE FROM contact_versions`],
     ["UPDATE a checkpoint", `UPDATE sync_checkpoints SET cursor = NULL`],
     ["use a sequence", `SELECT nextval('sync_runs_id_seq')`],
     ["CREATE TABLE", `CREATE TABLE public.mine (x int)`],

@@ -8,6 +8,7 @@ import { loadConfig } from "../../src/config.js";
 import { pruneHistory, pruneHistoryAfterPass } from "../../src/db/sql/pruneHistory.js";
 import { markUnseenDeleted, recordSeen } from "../../src/db/sql/reconcileDeletes.js";
 import { upsertContacts } from "../../src/db/sql/upsertContacts.js";
+import { inTransaction } from "../../src/db/sql/transaction.js";
 import { ConfigError } from "../../src/errors.js";
 import { mapContact } from "../../src/records/mapContact.js";
 import { runReconcile } from "../../src/sync/runPass.js";
@@ -109,8 +110,8 @@ describe("contact history from upserts", () => {
 
     await tick();
     // A reconcile pass that saw A and B only: C is marked deleted.
+    await recordSeen(db.pool, 1n, "default", ["A", "B"]);
     await db.prisma.$transaction(async (tx) => {
-      await recordSeen(tx, 1n, "default", ["A", "B"]);
       expect(await markUnseenDeleted(tx, 1n, "default", new Date())).toBe(1);
     });
     const [deletion] = await changesAfter(db, afterUpdate.change_id);
@@ -128,8 +129,8 @@ describe("contact history from upserts", () => {
     // A failed page writes no history: the changes belong to the transaction.
     await tick();
     const a3 = craftedContact(base("A", { status: "REVIEW" }), now);
-    await expect(db.prisma.$transaction(async (tx) => {
-      await upsertContacts(tx, "default", [mapContact(a3)]);
+    await expect(inTransaction(db.pool, async (client) => {
+      await upsertContacts(client, "default", [a3]);
       throw new Error("the page's checkpoint could not be written");
     })).rejects.toThrow("checkpoint");
     expect(await changesAfter(db, restore!.change_id)).toEqual([]);
@@ -202,6 +203,11 @@ describe("contact history of real sync passes", () => {
     const before = source(rig.double) as Map<string, RawContact>;
     const { rows: [{ max }] } = await rig.db.pool.query(`SELECT max(change_id)::text AS max FROM contact_changes`);
     expect(await changesAfter(rig.db)).toHaveLength(before.size); // one insert each
+    // ...stored as the contacts themselves: a first pass writes no history row at all.
+    const versions = async () => (await rig!.db.pool.query(`SELECT count(*)::int AS n FROM contact_versions`)).rows[0].n as number;
+    expect(await versions()).toBe(0);
+    await runReconcile(rig.ctx);
+    expect(await versions()).toBe(0); // nor does an unchanged pass
 
     const store = rig.double.store;
     const ids = [...before.keys()];
@@ -225,6 +231,8 @@ describe("contact history of real sync passes", () => {
       }
     }
     const actual = await changesAfter(rig.db, max);
+    // One previous version per changed, deleted contact; none for new ones.
+    expect(await versions()).toBe(actual.filter((r) => r.kind !== "insert").length);
     expect(new Set(actual.map((r) => r.contact_id)).size).toBe(actual.length); // one row per contact
     expect(new Map(actual.map((r) => [r.contact_id, r.kind]))).toEqual(new Map([...expected].map(([id, e]) => [id, e.kind])));
     for (const row of actual.filter((r) => r.kind === "update")) {
@@ -247,9 +255,14 @@ describe("contact history of real sync passes", () => {
   it("prunes changes older than HISTORY_RETENTION after a reconcile pass", async () => {
     rig = await startRig({ contacts: 60, pageSize: 50 });
     await runReconcile(rig.ctx);
-    // Pretend history has been recorded for ten days, and the first 40 inserts were seen 3 days ago.
+    // Pretend history has been recorded for ten days, and the first 40 inserts were seen 3 days ago (the
+    // first 10 of them changed 2.5 days ago: their first versions ended then).
     await rig.db.pool.query(`UPDATE contact_history_state SET complete_since = now() - interval '10 days'`);
-    await rig.db.pool.query(`UPDATE contact_changes SET seen_at = now() - interval '3 days' WHERE change_id IN (SELECT change_id FROM contact_changes ORDER BY change_id LIMIT 40)`);
+    await rig.db.pool.query(`UPDATE contacts SET valid_from = now() - interval '3 days' WHERE change_id IN (SELECT change_id FROM contact_changes ORDER BY change_id LIMIT 40)`);
+    await rig.db.pool.query(`UPDATE contacts SET status = status || '!' WHERE change_id IN (SELECT change_id FROM contact_changes ORDER BY change_id LIMIT 10)`);
+    await rig.db.pool.query(`UPDATE contact_versions SET valid_to = now() - interval '2.5 days'`);
+    await rig.db.pool.query(`UPDATE contacts SET valid_from = now() - interval '2.5 days' WHERE change_id IN (SELECT superseded_by FROM contact_versions)`);
+    expect((await rig.db.pool.query(`SELECT count(*)::int AS n FROM contact_versions`)).rows[0].n).toBe(10);
     await expect(rig.db.pool.query(`SELECT count(*) FROM contacts_as_of(now() - interval '4 days')`)).resolves.toBeTruthy();
     rig.ctx.config.historyRetentionMs = 2 * 86_400_000;
     await runReconcile(rig.ctx);
@@ -279,13 +292,16 @@ describe("retention setting and pruning", () => {
 
   it("keeps everything at 0, and logs rather than fails the pass when pruning cannot run", async () => {
     await upsert(db, [craftedContact(base("P"), Date.now())]);
-    await db.pool.query(`UPDATE contact_changes SET seen_at = now() - interval '10 years'`);
     const { logger, lines } = capturingLogger("info");
+    await db.pool.query(`UPDATE contacts SET status = 'CLOSED' WHERE id = 'P'`);
+    await db.pool.query(`UPDATE contact_versions SET valid_to = now() - interval '10 years'`);
+    await db.pool.query(`UPDATE contact_history_state SET complete_since = now() - interval '11 years'`);
     await pruneHistoryAfterPass(db.prisma, 0, logger);
-    expect((await db.pool.query(`SELECT count(*)::int AS n FROM contact_changes`)).rows[0].n).toBe(1);
+    expect((await db.pool.query(`SELECT count(*)::int AS n FROM contact_versions`)).rows[0].n).toBe(1);
     await pruneHistoryAfterPass(db.prisma, 1.5, logger);
     expect(lines.join("")).toContain("pruning contact history failed");
     expect((await pruneHistory(db.prisma, 86_400_000)).deleted).toBe(1);
+    expect((await db.pool.query(`SELECT count(*)::int AS n FROM contact_versions`)).rows[0].n).toBe(0);
   });
 });
 

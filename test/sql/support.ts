@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import type { RawContact } from "../../src/api/response.js";
 import { upsertContacts, type UpsertCounts } from "../../src/db/sql/upsertContacts.js";
 import { CONTACT_COLUMNS, mapContact } from "../../src/records/mapContact.js";
+import { inTransaction } from "../../src/db/sql/transaction.js";
 import type { TestDatabase } from "../helpers/db.js";
 
 export function loadFixture(name: string): RawContact[] {
@@ -12,7 +13,7 @@ export function loadFixture(name: string): RawContact[] {
 
 /** One page upsert in its own transaction, exactly as the sync engine writes a page. */
 export async function upsert(db: TestDatabase, contacts: RawContact[], account = "default"): Promise<UpsertCounts> {
-  return db.prisma.$transaction((tx) => upsertContacts(tx, account, contacts.map(mapContact)));
+  return inTransaction(db.pool, (client) => upsertContacts(client, account, contacts));
 }
 
 const MAPPED = CONTACT_COLUMNS.map((c) => c.column).filter((c) => c !== "raw");

@@ -1,11 +1,14 @@
-// Retention of the contact history (HISTORY_RETENTION): changes seen before the cut-off are deleted, and
-// contact_history_state.complete_since moves up to the cut-off, so contacts_as_of() refuses instants it can
-// no longer answer instead of answering them wrongly. Runs after each complete reconcile pass (nightly with
-// the worker): a plain DELETE by the seen_at index, row locks only, readers are not blocked.
+// Retention of the contact history (HISTORY_RETENTION): previous versions that ended before the cut-off are
+// deleted (contact_versions; no instant from the cut-off on needs them), and contact_history_state.
+// complete_since moves up to the cut-off, so contact_changes no longer shows changes seen before it and
+// contacts_as_of() refuses instants it can no longer answer instead of answering them wrongly. Runs after each complete reconcile pass (nightly with
+// the worker): a plain DELETE by the valid_to index, row locks only, readers are not blocked.
 import type { Prisma, PrismaClient } from "../../generated/prisma/client.js";
 import type { Logger } from "../../log.js";
 
 export interface PruneResult {
+  /** Previous versions deleted (each was one change of contact_changes; changes before the cut-off that
+   *  made a current version are hidden by complete_since, not deleted: the version is the contact itself). */
   deleted: number;
   completeSince: Date;
 }
@@ -17,7 +20,7 @@ export async function pruneHistory(prisma: PrismaClient, retentionMs: number): P
   }
   return prisma.$transaction(async (tx: Prisma.TransactionClient) => {
     const deleted = await tx.$executeRaw`
-      DELETE FROM contact_changes WHERE seen_at < now() - make_interval(secs => ${retentionMs / 1000})`;
+      DELETE FROM contact_versions WHERE valid_to < now() - make_interval(secs => ${retentionMs / 1000})`;
     const [state] = await tx.$queryRaw<{ complete_since: Date }[]>`
       UPDATE contact_history_state
       SET complete_since = greatest(complete_since, now() - make_interval(secs => ${retentionMs / 1000}))

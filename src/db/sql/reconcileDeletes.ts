@@ -2,13 +2,17 @@
 // deleted (never removed), as Fivetran does with _fivetran_deleted. Marking one is a write like any other:
 // synced_at and sync_run_id move, so incremental readers see deletions.
 import type { Prisma } from "../../generated/prisma/client.js";
+import type { Queryable } from "./upsertContacts.js";
 
-export async function recordSeen(tx: Prisma.TransactionClient, passId: bigint, account: string, ids: string[]): Promise<void> {
+/** Records ids the pass saw: plain SQL, in the page's transaction (src/sync/sink.ts) or one of its own. */
+export async function recordSeen(client: Queryable, passId: bigint, account: string, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  await tx.$executeRaw`
-    INSERT INTO reconcile_seen (run_id, account, id)
-    SELECT ${passId}, ${account}, unnest(${ids}::text[])
-    ON CONFLICT DO NOTHING`;
+  await client.query(
+    `INSERT INTO reconcile_seen (run_id, account, id)
+     SELECT $1, $2, unnest($3::text[])
+     ON CONFLICT DO NOTHING`,
+    [String(passId), account, ids],
+  );
 }
 
 /** How many live contacts created up to `createdUpTo` the pass did not see. */
