@@ -8,20 +8,22 @@ import { DEFAULT_SCHEMA } from "../db/schema.js";
 import { pendingMigrations } from "../db/migrate.js";
 import { scrub } from "../log.js";
 
+/** What both answers check first: the database answers, and every migration is applied. */
+export interface SchemaChecks {
+  database: { ok: boolean; error?: string };
+  migrations: { ok: boolean; pending?: string[] };
+}
+
 export interface Readiness {
   ready: boolean;
-  checks: {
-    database: { ok: boolean; error?: string };
-    migrations: { ok: boolean; pending?: string[] };
+  checks: SchemaChecks & {
     lastIncremental: { ok: boolean; at: string | null; ageSeconds: number | null; maxAgeSeconds: number };
   };
 }
 
 export interface AccountsReadiness {
   ready: boolean;
-  checks: {
-    database: { ok: boolean; error?: string };
-    migrations: { ok: boolean; pending?: string[] };
+  checks: SchemaChecks & {
     accounts: {
       ok: boolean;
       total: number;
@@ -69,11 +71,7 @@ export class ReadinessProbe {
         lastIncremental: { ok: false, at: null, ageSeconds: null, maxAgeSeconds },
       },
     };
-    try {
-      const pending = await withTimeout(pendingMigrations(this.pool));
-      result.checks.database.ok = true;
-      result.checks.migrations = pending.length === 0 ? { ok: true } : { ok: false, pending };
-      if (pending.length > 0) return result;
+    await this.afterSchemaChecks(result.checks, async () => {
       const { rows } = await withTimeout(
         this.pool.query<{ last_completed_at: Date | null }>(
           "select last_completed_at from sync_checkpoints where account = $1 and kind = 'incremental'",
@@ -85,9 +83,7 @@ export class ReadinessProbe {
         const age = (this.now() - at.getTime()) / 1000;
         result.checks.lastIncremental = { ok: age * 1000 <= this.maxAgeMs, at: at.toISOString(), ageSeconds: Math.round(age), maxAgeSeconds };
       }
-    } catch (error) {
-      result.checks.database = { ok: false, error: scrub(error instanceof Error ? error.message : String(error)) };
-    }
+    });
     result.ready = result.checks.database.ok && result.checks.migrations.ok && result.checks.lastIncremental.ok;
     return result;
   }
@@ -103,11 +99,7 @@ export class ReadinessProbe {
       ready: false,
       checks: { database: { ok: false }, migrations: { ok: false }, accounts: { ok: false, total: accounts.length, fresh: 0, stale: [], maxAgeSeconds, each: [] } },
     };
-    try {
-      const pending = await withTimeout(pendingMigrations(this.pool));
-      result.checks.database.ok = true;
-      result.checks.migrations = pending.length === 0 ? { ok: true } : { ok: false, pending };
-      if (pending.length > 0) return result;
+    await this.afterSchemaChecks(result.checks, async () => {
       const { rows } = await withTimeout(
         this.pool.query<{ account: string; last_completed_at: Date | null }>(
           "select account, last_completed_at from sync_checkpoints where kind = 'incremental' and account = any($1::text[])",
@@ -126,11 +118,24 @@ export class ReadinessProbe {
       }
       result.checks.accounts.each.sort((a, b) => Number(a.ok) - Number(b.ok));
       result.checks.accounts.ok = result.checks.accounts.stale.length === 0;
-    } catch (error) {
-      result.checks.database = { ok: false, error: scrub(error instanceof Error ? error.message : String(error)) };
-    }
+    });
     result.ready = result.checks.database.ok && result.checks.migrations.ok && result.checks.accounts.ok;
     return result;
+  }
+
+  /**
+   * The checks both answers start with: the database answers and every migration is applied; then `next`
+   * (the freshness), whose failure, like theirs, is reported as the database's.
+   */
+  private async afterSchemaChecks(checks: SchemaChecks, next: () => Promise<void>): Promise<void> {
+    try {
+      const pending = await withTimeout(pendingMigrations(this.pool));
+      checks.database.ok = true;
+      checks.migrations = pending.length === 0 ? { ok: true } : { ok: false, pending };
+      if (pending.length === 0) await next();
+    } catch (error) {
+      checks.database = { ok: false, error: scrub(error instanceof Error ? error.message : String(error)) };
+    }
   }
 
   async close(): Promise<void> {
