@@ -83,6 +83,21 @@ describe("phones with libphonenumber-js", () => {
     }
   });
 
+  it("relies on isValid() being getType() !== undefined with the full metadata (phone.ts asks only for the type)", () => {
+    let checked = 0;
+    for (const [country, nsn] of Object.entries(examples) as [CountryCode, string][]) {
+      const cc = getCountryCallingCode(country);
+      for (const digits of [nsn, nsn.slice(0, -2), `${nsn}9`, `${nsn.slice(0, -1)}0`, `0${nsn}`]) {
+        const parsed = parsePhoneNumberFromString(digits, { defaultCallingCode: cc });
+        if (!parsed) continue;
+        expect({ country, digits, valid: parsed.isValid() }).toEqual({ country, digits, valid: parsed.getType() !== undefined });
+        expect(parsePhone(cc, digits).phone_e164).toBe(parsed.isValid() ? parsed.number : null);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(800);
+  });
+
   it("reads prefixes and countries as people send them", () => {
     expect([callingCode("+91"), callingCode("0044"), callingCode(" (1) "), callingCode("91-"), callingCode("IN"), callingCode("0"), callingCode("12345"), callingCode(null)])
       .toEqual(["91", "44", "1", "91", null, null, null, null]);
