@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import type { RawContact } from "../src/api/response.js";
 import { openDatabase } from "../src/db/client.js";
-import { pageValues, upsertPage, upsertSql } from "../src/db/sql/upsertContacts.js";
+import { upsertPage, writePage } from "../src/db/sql/upsertContacts.js";
 import { generateContacts } from "../src/double/generate.js";
 import { CONTACT_COLUMNS, mapContact, mapPage } from "../src/records/mapContact.js";
 import { postgresCpuSeconds } from "./cpu.js";
@@ -68,13 +68,19 @@ const forms: Form[] = [
     },
   },
   {
-    name: "C. pg, one typed array per column through `unnest`, JSON columns as text[], prepared",
+    name: "C. pg, one typed array per column through `unnest`, raw and attributes as one JSON array text each, prepared; in a transaction with the page's bookkeeping as statements of their own (BEGIN, page, checkpoint, run figures, COMMIT: the form before)",
     write: async (db, page) => {
       const mapped = mapPage(page);
       const client = await db.pool.connect();
       try {
         await client.query("BEGIN");
-        await client.query({ name: "forms_c", text: upsertSql(false), values: ["default", mapped.ids, "1", ...pageValues(mapped, false)] });
+        await upsertPage(client, "default", mapped, 1n);
+        await client.query(
+          `INSERT INTO sync_checkpoints (account, kind, cursor, cursor_order, page_size, updated_at) VALUES ($1, 'incremental', $2, 'lastSeenAt desc', 100, now())
+           ON CONFLICT (account, kind) DO UPDATE SET cursor = EXCLUDED.cursor, cursor_order = EXCLUDED.cursor_order, page_size = EXCLUDED.page_size, updated_at = EXCLUDED.updated_at`,
+          ["default", new Date()],
+        );
+        await client.query(`UPDATE sync_runs SET pages = pages + 1, received = received + $2 WHERE id = $1`, ["1", page.length]);
         await client.query("COMMIT");
       } finally {
         client.release();
@@ -82,18 +88,12 @@ const forms: Form[] = [
     },
   },
   {
-    name: "D. as C, raw and attributes as one JSON array text each (the product)",
-    write: async (db, page) => {
-      const mapped = mapPage(page);
-      const client = await db.pool.connect();
-      try {
-        await client.query("BEGIN");
-        await upsertPage(client, "default", mapped, 1n);
-        await client.query("COMMIT");
-      } finally {
-        client.release();
-      }
-    },
+    name: "D. as C, the page and its bookkeeping in one statement (data-modifying CTEs; the product)",
+    write: (db, page) =>
+      writePage(db.pool, "default", mapPage(page), 1n, {
+        cursor: { kind: "incremental", cursor: new Date(), order: "lastSeenAt desc", pageSize: 100 },
+        figures: { received: page.length, requests: 1, retries: 0 },
+      }),
   },
 ];
 

@@ -222,16 +222,19 @@ export function mapContact(input: RawContact): ContactRow {
 
 /**
  * A page of contacts as the write path sends it: one array per column (src/db/sql/upsertContacts.ts binds
- * them to `unnest`), rows in id order. Each contact is serialised once, for `raw`; the text is also where a
- * NUL would show (as the escape \u0000), so only a contact that holds one is copied to clean it.
+ * them to `unnest`), rows in id order, except the JSON columns (raw, attributes), which are each one JSON
+ * array text of the page's values: one JSON.stringify per page, no per-contact string to join or escape.
+ * The text is also where a NUL would show (as the escape \u0000): only then are the page's contacts that
+ * hold one copied to clean them.
  */
 export interface ContactPage {
   ids: string[];
-  /** Per CONTACT_COLUMNS entry, the values of every row: text, ISO instants, booleans, integers, array literals, JSON text. */
-  columns: (string | number | boolean | null)[][];
+  /** Per CONTACT_COLUMNS entry: the rows' values (text, ISO instants, booleans, integers, array literals), or for a JSON column one JSON array text. */
+  columns: (string | (string | number | boolean | null)[])[];
 }
 
 const LIST_COLUMNS = new Set(CONTACT_COLUMNS.filter((c) => c.pgType === "text[]").map((c) => c.column));
+export const JSON_COLUMNS: ReadonlySet<MappedColumn> = new Set(CONTACT_COLUMNS.filter((c) => c.pgType === "jsonb").map((c) => c.column));
 
 /** A PostgreSQL array literal of text: {"a","b\"c"}. */
 function textArrayLiteral(list: unknown): string {
@@ -247,30 +250,30 @@ function textArrayLiteral(list: unknown): string {
 
 export function mapPage(contacts: readonly RawContact[]): ContactPage {
   // Rows in id order: concurrent lanes that share a boundary row lock rows in the same order (no deadlock).
-  const sorted = [...contacts].sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+  let sorted = [...contacts].sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+  let rawText = JSON.stringify(sorted);
+  if (rawText.includes("\\u0000")) {
+    sorted = sorted.map((c) => (hasNul(c) ? withoutNul(c) : c));
+    rawText = JSON.stringify(sorted);
+  }
   const ids: string[] = [];
-  const columns: ContactPage["columns"] = CONTACT_COLUMNS.map(() => []);
-  for (const input of sorted) {
-    let rawText = JSON.stringify(input);
-    let clean = input;
-    if (rawText.includes("\\u0000")) {
-      clean = withoutNul(input);
-      rawText = JSON.stringify(clean);
-    }
+  const columns = CONTACT_COLUMNS.map(() => []) as (string | number | boolean | null)[][];
+  const json = new Map<MappedColumn, unknown[]>([...JSON_COLUMNS].map((c) => [c, []]));
+  for (const clean of sorted) {
     const row = mapClean(clean);
     ids.push(row.id);
     for (let i = 0; i < CONTACT_COLUMNS.length; i += 1) {
       const column = CONTACT_COLUMNS[i]!.column;
+      if (column === "raw") continue;
       const value = row[column];
-      columns[i]!.push(
-        column === "raw" ? rawText
-          : column === "attributes" ? JSON.stringify(value)
-          : LIST_COLUMNS.has(column) ? textArrayLiteral(value)
-          : (value as string | number | boolean | null),
-      );
+      if (JSON_COLUMNS.has(column)) json.get(column)!.push(value);
+      else columns[i]!.push(LIST_COLUMNS.has(column) ? textArrayLiteral(value) : (value as string | number | boolean | null));
     }
   }
-  return { ids, columns };
+  return {
+    ids,
+    columns: CONTACT_COLUMNS.map((c, i) => (c.column === "raw" ? rawText : JSON_COLUMNS.has(c.column) ? JSON.stringify(json.get(c.column)) : columns[i]!)),
+  };
 }
 
 function mapClean(raw: RawContact): ContactRow {

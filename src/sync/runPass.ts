@@ -14,7 +14,7 @@ import { ContractError, ContradictionError, StoppedError } from "../errors.js";
 import type { InboxClient, PageAnswer } from "../api/client.js";
 import { scrub, type Logger } from "../log.js";
 import { lockAccount } from "../db/sql/accountLock.js";
-import { readCheckpoint, writeCheckpoint, writeCursor, type PassKind } from "../db/sql/checkpoints.js";
+import { readCheckpoint, writeCheckpoint, type PassKind } from "../db/sql/checkpoints.js";
 import { finishRun, lastMeasuredSkew, saveRunCounters, startRun, ZERO_COUNTERS, type RunCounters, type RunKind } from "../db/sql/runs.js";
 import { countUnseen, forgetSeen, listUnseen, markUnseenDeleted, recordSeen } from "../db/sql/reconcileDeletes.js";
 import { pruneHistoryAfterPass } from "../db/sql/pruneHistory.js";
@@ -104,7 +104,7 @@ export async function runIncremental(ctx: SyncContext): Promise<RunSummary> {
         run.windows.push({ from: window.from.toISOString(), to: window.to.toISOString() });
         const seen: InstantRange = { from: window.from.getTime(), to: window.to.getTime() };
         const pageSize = await read(ctx, run, strategy, lastSeenAtRead(strategy, seen, cursor, checkpoint.pageSize), "incremental", {
-          checkpoint: (client, key, size) => writeCursor(client, account, "incremental", { cursor: keyToDate(strategy, key), cursorOrder: describeOrder(strategy.order), pageSize: size }),
+          checkpoint: { kind: "incremental", order: describeOrder(strategy.order), cursorOf: (key) => keyToDate(strategy, key) },
         });
         await writeCheckpoint(ctx.db.prisma, account, "incremental", {
           syncedUntil: window.to, windowStart: null, windowEnd: null, cursor: null, cursorOrder: null, runId: null,
@@ -151,9 +151,8 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
       run.windows.push({ from: null, to: createdUpTo.toISOString() });
       const knownPageSize = Math.max(checkpoint.pageSize ?? 1, incremental.pageSize ?? 1);
       const extras: PassExtras = {
-        perPage: (client, ids) => recordSeen(client, passId, account, ids),
-        checkpoint: (client, key, size) =>
-          writeCursor(client, account, "reconcile", { cursor: keyToDate({ ...strategy, order: reconcileOrder(strategy) }, key), cursorOrder: describeOrder(reconcileOrder(strategy)), pageSize: size }),
+        seenBy: passId,
+        checkpoint: { kind: "reconcile", order: describeOrder(reconcileOrder(strategy)), cursorOf: (key) => keyToDate({ ...strategy, order: reconcileOrder(strategy) }, key) },
       };
       const pageSize = await read(ctx, run, strategy, createdAtRead(strategy, createdUpTo.getTime(), cursor, knownPageSize), "reconcile", extras);
 
@@ -263,7 +262,7 @@ async function verifyUnseen(ctx: SyncContext, run: RunState, strategy: Strategy,
   for (const [at, ids] of byInstant) {
     if (ctx.signal?.aborted) throw new StoppedError();
     try {
-      await read(ctx, run, strategy, createdAtRead(strategy, at, null, pageSize, at), "reconcile", { perPage: extras.perPage });
+      await read(ctx, run, strategy, createdAtRead(strategy, at, null, pageSize, at), "reconcile", extras.seenBy !== undefined ? { seenBy: extras.seenBy } : {});
     } catch (error) {
       if (!(error instanceof ContractError)) throw error;
       ctx.logger.warn({ createdAt: new Date(at), reason: scrub(error.message) }, "could not prove which contacts of one createdAt are gone; they stay live");

@@ -1,22 +1,23 @@
-// The page sink: writes one page of a read in one transaction: the contacts, the pass's per-page extras
-// (reconcile records the ids it saw), the checkpoint that covers the page (when the lane scheduler allows
-// one), and the run's figures. So the checkpoint can never run ahead of the data, a page is never half
-// written, and the figures count only committed pages.
+// The page sink: writes one page of a read in one statement (src/db/sql/upsertContacts.ts writePage): the
+// contacts, the pass's per-page extras (reconcile records the ids it saw), the checkpoint that covers the
+// page (when the lane scheduler allows one), and the run's figures. One statement is one transaction: the
+// checkpoint can never run ahead of the data, a page is never half written, and the figures count only
+// committed pages.
 //
-// All of it is plain SQL on one client of the pg pool Prisma's adapter runs on: the page is the bulk of what
-// the mirror writes, and an ORM in the middle cost more CPU than everything else together (docs/benchmarks.md).
+// All of it is plain SQL on the pg pool Prisma's adapter runs on: the page is the bulk of what the mirror
+// writes, and an ORM in the middle cost more CPU than everything else together (docs/benchmarks.md).
 import type { Database } from "../db/client.js";
 import { mapPage } from "../records/mapContact.js";
-import { upsertPage } from "../db/sql/upsertContacts.js";
-import { addRunCounters, ZERO_COUNTERS, type RunCounters } from "../db/sql/runs.js";
-import { inTransaction, type PoolClient } from "../db/sql/transaction.js";
+import { writePage } from "../db/sql/upsertContacts.js";
+import { ZERO_COUNTERS, type RunCounters } from "../db/sql/runs.js";
+import type { PassKind } from "../db/sql/checkpoints.js";
 import type { LanePage } from "./lanes.js";
 
 export interface PassExtras {
-  /** Extra writes in the page's transaction (reconcile records the ids it saw). */
-  perPage?: (client: PoolClient, ids: string[]) => Promise<void>;
-  /** Stores the resume point (a key of the read's order; null: the top); called only when the scheduler allows. */
-  checkpoint?: (client: PoolClient, cursor: number | null, pageSize: number) => Promise<void>;
+  /** Reconcile: record the page's ids as seen by this pass (its run id), with the page. */
+  seenBy?: bigint;
+  /** Where the resume point is stored, and the cursor a key of the read's order stands for (null: the top). */
+  checkpoint?: { kind: PassKind; order: string; cursorOf: (key: number | null) => Date | null };
 }
 
 export interface PageSink {
@@ -27,26 +28,24 @@ export interface PageSink {
 export function pageSink(db: Database, account: string, runId: bigint, extras: PassExtras): PageSink {
   return {
     async write(page) {
-      // Mapped before the transaction opens: no connection is held while the CPU maps the page.
       const rows = mapPage(page.fresh);
-      return inTransaction(db.pool, async (client) => {
-        const counts = await upsertPage(client, account, rows, runId);
-        await extras.perPage?.(client, rows.ids);
-        if (page.checkpoint !== undefined) await extras.checkpoint?.(client, page.checkpoint, page.pageSize);
-        const delta: RunCounters = {
-          ...ZERO_COUNTERS,
-          pages: 1,
-          received: page.received,
-          inserted: counts.inserted,
-          updated: counts.updated,
-          unchanged: counts.unchanged,
-          restored: counts.restored,
-          requests: page.answer.attempts,
-          retries: page.answer.retries,
-        };
-        await addRunCounters(client, runId, delta);
-        return delta;
+      const cp = extras.checkpoint;
+      const counts = await writePage(db.pool, account, rows, runId, {
+        ...(extras.seenBy !== undefined ? { seenBy: extras.seenBy } : {}),
+        ...(cp && page.checkpoint !== undefined ? { cursor: { kind: cp.kind, cursor: cp.cursorOf(page.checkpoint), order: cp.order, pageSize: page.pageSize } } : {}),
+        figures: { received: page.received, requests: page.answer.attempts, retries: page.answer.retries },
       });
+      return {
+        ...ZERO_COUNTERS,
+        pages: 1,
+        received: page.received,
+        inserted: counts.inserted,
+        updated: counts.updated,
+        unchanged: counts.unchanged,
+        restored: counts.restored,
+        requests: page.answer.attempts,
+        retries: page.answer.retries,
+      };
     },
   };
 }

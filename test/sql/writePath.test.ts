@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RawContact } from "../../src/api/response.js";
 import { inTransaction } from "../../src/db/sql/transaction.js";
-import { upsertContacts } from "../../src/db/sql/upsertContacts.js";
+import { upsertContacts, writePage } from "../../src/db/sql/upsertContacts.js";
 import { CONTACT_COLUMNS, mapContact, mapPage } from "../../src/records/mapContact.js";
 import { createDatabase, type TestDatabase } from "../helpers/db.js";
 import { expectedRow, loadFixture, mappedRows, upsert } from "./support.js";
@@ -33,9 +33,15 @@ describe("page write path", () => {
     page.ids.forEach((id, r) => {
       const row = mapContact(contacts.find((c) => c._id === id)!);
       CONTACT_COLUMNS.forEach((c, i) => {
-        const value = page.columns[i]![r];
-        if (c.column === "raw" || c.column === "attributes") expect(JSON.parse(value as string), `${id}.${c.column}`).toEqual(row[c.column]);
-        else if (c.pgType === "text[]") expect(typeof value).toBe("string");
+        const column = page.columns[i]!;
+        if (c.column === "raw" || c.column === "attributes") {
+          // One JSON array text per page, in the rows' order.
+          expect(typeof column).toBe("string");
+          expect(JSON.parse(column as string)[r], `${id}.${c.column}`).toEqual(row[c.column]);
+          return;
+        }
+        const value = (column as unknown[])[r];
+        if (c.pgType === "text[]") expect(typeof value).toBe("string");
         else expect(value, `${id}.${c.column}`).toEqual(row[c.column]);
       });
     });
@@ -62,5 +68,40 @@ describe("page write path", () => {
     const counts = await inTransaction(db.pool, (client) => upsertContacts(client, "default", contacts));
     expect((await db.pool.query(versions)).rows).toEqual(before);
     expect(counts).toEqual({ inserted: 0, updated: 0, unchanged: contacts.length, restored: 0 });
+  });
+
+  it("writes a page and its bookkeeping (seen ids, checkpoint, run figures) in one statement: all of it or, on failure, none of it", async () => {
+    await db.pool.query(`DELETE FROM contacts; DELETE FROM reconcile_seen; DELETE FROM sync_checkpoints`);
+    const { rows: [run] } = await db.pool.query(`INSERT INTO sync_runs (account, kind) VALUES ('default', 'reconcile') RETURNING id`);
+    const runId = BigInt(run.id);
+    const contacts = loadFixture("realistic.json");
+    const cursor = new Date("2024-05-01T10:00:00.000Z");
+    const book = (at: Date) => ({ seenBy: runId, cursor: { kind: "reconcile" as const, cursor: at, order: "createdAt desc", pageSize: 100 }, figures: { received: contacts.length + 1, requests: 2, retries: 1 } });
+    const counts = await writePage(db.pool, "default", mapPage(contacts), runId, book(cursor));
+    expect(counts).toEqual({ inserted: contacts.length, updated: 0, unchanged: 0, restored: 0 });
+    const state = async () => ({
+      contacts: (await db.pool.query(`SELECT count(*)::int AS n FROM contacts WHERE sync_run_id = $1`, [String(runId)])).rows[0].n,
+      seen: (await db.pool.query(`SELECT count(*)::int AS n FROM reconcile_seen WHERE run_id = $1`, [String(runId)])).rows[0].n,
+      checkpoint: (await db.pool.query(`SELECT cursor, cursor_order, page_size FROM sync_checkpoints WHERE account = 'default' AND kind = 'reconcile'`)).rows[0],
+      figures: (await db.pool.query(`SELECT pages, received, inserted, updated, unchanged, restored, requests, retries FROM sync_runs WHERE id = $1`, [String(runId)])).rows[0],
+    });
+    const after = await state();
+    expect(after).toEqual({
+      contacts: contacts.length,
+      seen: contacts.length,
+      checkpoint: { cursor, cursor_order: "createdAt desc", page_size: 100 },
+      figures: { pages: 1, received: contacts.length + 1, inserted: contacts.length, updated: 0, unchanged: 0, restored: 0, requests: 2, retries: 1 },
+    });
+    // A page PostgreSQL refuses (one id twice: a row cannot be updated twice in one statement) changes nothing:
+    // no contact, no seen id, no checkpoint move, no figures.
+    const broken = mapPage([{ ...contacts[0]!, status: "EDITED" }, { ...contacts[0]!, status: "EDITED AGAIN" }]);
+    await expect(writePage(db.pool, "default", broken, runId, book(new Date("2025-01-01T00:00:00Z")))).rejects.toThrow(/affect row a second time/);
+    expect(await state()).toEqual(after);
+    // The same page again: nothing changes in contacts, but the page is counted and its checkpoint moves.
+    const later = new Date("2024-06-01T00:00:00.000Z");
+    expect(await writePage(db.pool, "default", mapPage(contacts), runId, book(later))).toEqual({ inserted: 0, updated: 0, unchanged: contacts.length, restored: 0 });
+    const again = await state();
+    expect(again.checkpoint.cursor).toEqual(later);
+    expect(again.figures).toMatchObject({ pages: 2, inserted: contacts.length, unchanged: contacts.length, requests: 4, retries: 2 });
   });
 });

@@ -1,7 +1,6 @@
 // The checkpoint of each (account, kind of pass): the range known complete, and the window under way with
 // its seek cursor. Written only inside the transaction that writes the page it describes.
 import type { Prisma, PrismaClient } from "../../generated/prisma/client.js";
-import type { Queryable } from "./upsertContacts.js";
 
 export type PassKind = "incremental" | "reconcile";
 
@@ -51,21 +50,5 @@ export async function writeCheckpoint(
   });
 }
 
-/**
- * The per-page part of the checkpoint (the seek cursor, its order, the page size), as plain SQL in the page's
- * transaction (src/sync/sink.ts): the cursor commits with the page it covers, never before it.
- */
-export async function writeCursor(
-  client: Queryable,
-  account: string,
-  kind: PassKind,
-  patch: { cursor: Date | null; cursorOrder: string | null; pageSize: number | null },
-): Promise<void> {
-  await client.query(
-    `INSERT INTO sync_checkpoints (account, kind, cursor, cursor_order, page_size, updated_at)
-     VALUES ($1, $2, $3, $4, $5, now())
-     ON CONFLICT (account, kind) DO UPDATE SET
-       cursor = EXCLUDED.cursor, cursor_order = EXCLUDED.cursor_order, page_size = EXCLUDED.page_size, updated_at = EXCLUDED.updated_at`,
-    [account, kind, patch.cursor, patch.cursorOrder, patch.pageSize],
-  );
-}
+// The per-page part of the checkpoint (the seek cursor, its order, the page size) is written by the page's
+// own statement (src/db/sql/upsertContacts.ts writePage): the cursor commits with the page it covers.

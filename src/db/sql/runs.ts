@@ -1,6 +1,5 @@
 // The run log: one row per sync, reconcile or backfill, with its figures and outcome.
 import type { Prisma, PrismaClient } from "../../generated/prisma/client.js";
-import type { Queryable } from "./upsertContacts.js";
 
 export type RunKind = "incremental" | "reconcile" | "backfill" | "remap";
 export type RunStatus = "running" | "succeeded" | "failed" | "stopped";
@@ -37,17 +36,6 @@ export async function startRun(db: Db, account: string, kind: RunKind, window: {
 
 export async function saveRunCounters(db: Db, runId: bigint, counters: RunCounters): Promise<void> {
   await db.syncRun.update({ where: { id: runId }, data: { ...counters } });
-}
-
-/** Adds one page's figures to its run, in the page's transaction (lanes commit concurrently). */
-export async function addRunCounters(client: Queryable, runId: bigint, page: RunCounters): Promise<void> {
-  await client.query(
-    `UPDATE sync_runs SET
-      pages = pages + $2, received = received + $3, inserted = inserted + $4, updated = updated + $5,
-      unchanged = unchanged + $6, restored = restored + $7, requests = requests + $8, retries = retries + $9
-    WHERE id = $1`,
-    [String(runId), page.pages, page.received, page.inserted, page.updated, page.unchanged, page.restored, page.requests, page.retries],
-  );
 }
 
 /** What a run measured of the API and how it read it. */

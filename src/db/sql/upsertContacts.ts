@@ -1,11 +1,15 @@
-// One set-based upsert per page, straight through pg (no ORM in the middle): the page travels as one typed
-// array per column, unpacked by `unnest` in a prepared statement (raw and attributes as one JSON array
-// each), so a page of any size is one statement and one plan. Measured against the page as one jsonb
-// parameter (the form before, with and without Prisma): docs/benchmarks.md, "Write path". A contact whose `raw` did not change (and that is not marked deleted) is
-// left alone: no new row version, no write, no history.
+// The page write, straight through pg (no ORM in the middle), as ONE statement: the page travels as one
+// typed array per column, unpacked by `unnest` (raw and attributes as one JSON array text each), and the
+// same statement records what the page means for the pass (reconcile's seen ids, the checkpoint, the run's
+// figures) in data-modifying CTEs. One statement is one transaction and one round trip: no BEGIN/COMMIT and
+// no three bookkeeping statements per page, which cost the sync and PostgreSQL more CPU than the rows' own
+// bytes (docs/benchmarks.md, "Write path"). A contact whose `raw` did not change (and that is not marked
+// deleted) is left alone: no new row version, no write, no history.
+import { createHash } from "node:crypto";
 import type pg from "pg";
 import type { RawContact } from "../../api/response.js";
-import { CONTACT_COLUMNS, mapPage, type ContactPage } from "../../records/mapContact.js";
+import { CONTACT_COLUMNS, JSON_COLUMNS, mapPage, type ContactPage } from "../../records/mapContact.js";
+import type { PassKind } from "./checkpoints.js";
 
 export interface UpsertCounts {
   inserted: number;
@@ -15,48 +19,76 @@ export interface UpsertCounts {
   restored: number;
 }
 
-/** Anything that runs one statement: a pool client inside the page's transaction (or a pool, for one-statement use). */
+/** Anything that runs one statement: a pool (the statement is its own transaction) or a client. */
 export type Queryable = Pick<pg.ClientBase, "query">;
 
-const columns = CONTACT_COLUMNS.map((c) => `"${c.column}"`);
-const JSON_COLUMNS = new Set(CONTACT_COLUMNS.filter((c) => c.pgType === "jsonb").map((c) => c.column));
+/** What the page means for its pass, written by the same statement as the contacts. */
+export interface PageBookkeeping {
+  /** Reconcile: the pass under which the page's ids are recorded as seen (reconcile_seen). */
+  seenBy?: bigint;
+  /** The resume point that the page covers (only when the lane scheduler allows one). */
+  cursor?: { kind: PassKind; cursor: Date | null; order: string | null; pageSize: number };
+  /** The run's figures to add, besides the write's own (inserted, updated, unchanged, restored). */
+  figures?: { received: number; requests: number; retries: number };
+}
 
-/**
- * The page's source rows. Lists travel as array literals (a text[] of text[] cannot be ragged), cast per row.
- * JSON columns (raw, attributes) either travel as one JSON array text each, spliced from each contact's own
- * serialisation with no escaping, or as text[] (escaped as array literals, cast per row): both measured,
- * the first won (docs/benchmarks.md, "Write path").
- */
-export function inputSql(jsonAsArrays: boolean): string {
+const columns = CONTACT_COLUMNS.map((c) => `"${c.column}"`);
+/** $1 account, $2 ids, $3 run, then one parameter per column; the bookkeeping's parameters follow. */
+const FIRST_EXTRA = CONTACT_COLUMNS.length + 4;
+
+/** The page's source rows. Lists travel as array literals (a text[] of text[] cannot be ragged), cast per row. */
+function inputSql(): string {
   const arrayType = (pgType: string) => (pgType === "text[]" ? "text[]" : `${pgType}[]`);
-  if (!jsonAsArrays) {
-    const params = CONTACT_COLUMNS.map((c, i) => `$${i + 4}::${c.pgType === "jsonb" ? "text[]" : arrayType(c.pgType)}`);
-    const select = CONTACT_COLUMNS.map((c) => (c.pgType === "text[]" || c.pgType === "jsonb" ? `x."${c.column}"::${c.pgType}` : `x."${c.column}"`));
-    return `SELECT x.id, ${select.join(", ")} FROM unnest($2::text[], ${params.join(", ")}) AS x(id, ${columns.join(", ")})`;
-  }
-  const scalar = CONTACT_COLUMNS.map((c, i) => ({ ...c, param: i + 4 })).filter((c) => !JSON_COLUMNS.has(c.column));
-  const json = CONTACT_COLUMNS.map((c, i) => ({ ...c, param: i + 4 })).filter((c) => JSON_COLUMNS.has(c.column));
+  const numbered = CONTACT_COLUMNS.map((c, i) => ({ ...c, param: i + 4 }));
+  const scalar = numbered.filter((c) => !JSON_COLUMNS.has(c.column));
+  const json = numbered.filter((c) => JSON_COLUMNS.has(c.column));
   const select = CONTACT_COLUMNS.map((c) => (JSON_COLUMNS.has(c.column) ? `j_${c.column}.v AS "${c.column}"` : c.pgType === "text[]" ? `x."${c.column}"::text[]` : `x."${c.column}"`));
   return `SELECT x.id, ${select.join(", ")}
   FROM unnest($2::text[], ${scalar.map((c) => `$${c.param}::${arrayType(c.pgType)}`).join(", ")}) WITH ORDINALITY AS x(id, ${scalar.map((c) => `"${c.column}"`).join(", ")}, ord)
   ${json.map((c) => `JOIN jsonb_array_elements($${c.param}::jsonb) WITH ORDINALITY AS j_${c.column}(v, ord) ON j_${c.column}.ord = x.ord`).join("\n  ")}`;
 }
 
-/** Binds a mapped page to the statement's parameters: JSON columns as one JSON array text each (see inputSql). */
-export function pageValues(page: ContactPage, jsonAsArrays: boolean): unknown[] {
-  return CONTACT_COLUMNS.map((c, i) => (jsonAsArrays && JSON_COLUMNS.has(c.column) ? `[${(page.columns[i] as string[]).join(",")}]` : page.columns[i]));
+interface Variant {
+  seen: boolean;
+  cursor: boolean;
+  figures: boolean;
 }
 
-export function upsertSql(jsonAsArrays: boolean): string {
-  return UPSERT_TEMPLATE.replace("<INPUT>", inputSql(jsonAsArrays));
-}
-
-/** The form the product uses (measured: docs/benchmarks.md). */
-const JSON_AS_ARRAYS = true;
-
-const UPSERT_TEMPLATE = `
+/** The statement for one combination of bookkeeping (each is prepared once per connection under its own name). */
+export function pageSql(v: Variant): string {
+  let next = FIRST_EXTRA;
+  const param = () => `$${next++}`;
+  const parts: string[] = [];
+  if (v.seen) {
+    parts.push(`seen AS (
+  INSERT INTO reconcile_seen (run_id, account, id)
+  SELECT ${param()}::bigint, $1, id FROM input
+  ON CONFLICT DO NOTHING
+)`);
+  }
+  if (v.cursor) {
+    const [kind, cursor, order, size] = [param(), param(), param(), param()];
+    parts.push(`cursor AS (
+  INSERT INTO sync_checkpoints (account, kind, cursor, cursor_order, page_size, updated_at)
+  VALUES ($1, ${kind}, ${cursor}::timestamptz, ${order}, ${size}::int, now())
+  ON CONFLICT (account, kind) DO UPDATE SET
+    cursor = EXCLUDED.cursor, cursor_order = EXCLUDED.cursor_order, page_size = EXCLUDED.page_size, updated_at = EXCLUDED.updated_at
+)`);
+  }
+  if (v.figures) {
+    const [received, requests, retries] = [param(), param(), param()];
+    parts.push(`figures AS (
+  UPDATE sync_runs r SET
+    pages = r.pages + 1, received = r.received + ${received}::int, inserted = r.inserted + n.inserted, updated = r.updated + n.updated,
+    unchanged = r.unchanged + (cardinality($2::text[]) - n.inserted - n.updated), restored = r.restored + n.restored,
+    requests = r.requests + ${requests}::int, retries = r.retries + ${retries}::int
+  FROM counts n
+  WHERE r.id = $3::bigint
+)`);
+  }
+  return `
 WITH input AS (
-  <INPUT>
+  ${inputSql()}
 ),
 -- The run that writes: the caller's, else the one run of this account under way (the account lock lets one
 -- pass at a time write an account, and startRun closes runs left open by a killed process).
@@ -78,36 +110,57 @@ written AS (
     deleted_at = NULL
   WHERE contacts.raw IS DISTINCT FROM EXCLUDED.raw OR contacts.deleted_at IS NOT NULL
   RETURNING (xmax = 0) AS inserted
-)
-SELECT
-  (SELECT count(*) FROM written WHERE inserted)::int AS inserted,
-  (SELECT count(*) FROM written WHERE NOT inserted)::int AS updated,
-  (SELECT count(*) FROM was_deleted)::int AS restored`;
+),
+counts AS (
+  SELECT
+    (SELECT count(*) FROM written WHERE inserted)::int AS inserted,
+    (SELECT count(*) FROM written WHERE NOT inserted)::int AS updated,
+    (SELECT count(*) FROM was_deleted)::int AS restored
+)${parts.map((p) => `,\n${p}`).join("")}
+SELECT inserted, updated, restored FROM counts`;
+}
 
-const UPSERT_SQL = upsertSql(JSON_AS_ARRAYS);
+const STATEMENTS = new Map<string, { name: string; text: string }>();
 
-/** Prepared once per connection by name; the text is constant. */
-const UPSERT_STATEMENT = "contacts_sync_upsert_page_v2";
+function statementFor(v: Variant): { name: string; text: string } {
+  const key = `${v.seen ? "s" : ""}${v.cursor ? "c" : ""}${v.figures ? "f" : ""}`;
+  let statement = STATEMENTS.get(key);
+  if (!statement) {
+    // The name carries a digest of the text: a connection that prepared another text under an old name
+    // (a statement changed by an upgrade, in a pool that outlived it) cannot run the wrong one.
+    const text = pageSql(v);
+    statement = { name: `contacts_sync_page_${key || "plain"}_${createHash("sha256").update(text).digest("hex").slice(0, 12)}`, text };
+    STATEMENTS.set(key, statement);
+  }
+  return statement;
+}
 
 /**
  * Writes a page (mapped by mapPage: distinct ids, in id order, since PostgreSQL refuses to update one row
- * twice in a statement and lanes must lock rows in one order). `runId` is the sync_runs row of the pass,
- * written to `sync_run_id`; callers should pass it (see the `run` step above). Run it inside the page's
- * transaction: the checkpoint and the run's figures commit with it.
+ * twice in a statement and lanes must lock rows in one order) and its bookkeeping, in one statement: all
+ * of it commits or none of it does, so a checkpoint can never run ahead of the rows it covers. `runId` is
+ * the sync_runs row of the pass, written to `sync_run_id` (and given the figures); callers should pass it
+ * (see the `run` step above).
  */
-export async function upsertPage(client: Queryable, account: string, page: ContactPage, runId: bigint | null = null): Promise<UpsertCounts> {
-  if (page.ids.length === 0) return { inserted: 0, updated: 0, unchanged: 0, restored: 0 };
-  const statement: pg.QueryConfig = {
-    name: UPSERT_STATEMENT,
-    text: UPSERT_SQL,
-    values: [account, page.ids, runId === null ? null : String(runId), ...pageValues(page, JSON_AS_ARRAYS)],
-  };
-  const result = await client.query<{ inserted: number; updated: number; restored: number }>(statement);
+export async function writePage(db: Queryable, account: string, page: ContactPage, runId: bigint | null, book: PageBookkeeping = {}): Promise<UpsertCounts> {
+  const v: Variant = { seen: book.seenBy !== undefined, cursor: book.cursor !== undefined, figures: book.figures !== undefined && runId !== null };
+  if (page.ids.length === 0 && !v.cursor && !v.figures) return { inserted: 0, updated: 0, unchanged: 0, restored: 0 };
+  const values: unknown[] = [account, page.ids, runId === null ? null : String(runId), ...page.columns];
+  if (v.seen) values.push(String(book.seenBy));
+  if (v.cursor) values.push(book.cursor!.kind, book.cursor!.cursor, book.cursor!.order, book.cursor!.pageSize);
+  if (v.figures) values.push(book.figures!.received, book.figures!.requests, book.figures!.retries);
+  const statement: pg.QueryConfig = { ...statementFor(v), values };
+  const result = await db.query<{ inserted: number; updated: number; restored: number }>(statement);
   const { inserted = 0, updated = 0, restored = 0 } = result.rows[0] ?? {};
   return { inserted, updated, unchanged: page.ids.length - inserted - updated, restored };
 }
 
-/** Maps and writes contacts as the API sent them (tests and tools; the sink maps once and calls upsertPage). */
-export async function upsertContacts(client: Queryable, account: string, contacts: readonly RawContact[], runId: bigint | null = null): Promise<UpsertCounts> {
-  return upsertPage(client, account, mapPage(contacts), runId);
+/** The contacts of a page alone, no bookkeeping (tests and tools). */
+export async function upsertPage(db: Queryable, account: string, page: ContactPage, runId: bigint | null = null): Promise<UpsertCounts> {
+  return writePage(db, account, page, runId);
+}
+
+/** Maps and writes contacts as the API sent them (tests and tools; the sink maps once and calls writePage). */
+export async function upsertContacts(db: Queryable, account: string, contacts: readonly RawContact[], runId: bigint | null = null): Promise<UpsertCounts> {
+  return upsertPage(db, account, mapPage(contacts), runId);
 }
