@@ -2,14 +2,14 @@
 // functions the worker and the tests use. Help, validation and dispatch all come from the table.
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { negativeValues } from "./double/main.js";
+import { negativeValues } from "./double/options.js";
 import { CONFIG_VARIABLES, loadConfig, unknownSettings } from "./config.js";
 import { loadAccounts, selectAccounts, type AccountConfig } from "./accounts.js";
 import { ApiError, ConfigError, ContractError, StoppedError } from "./errors.js";
 import { createLogger, scrub, type Logger } from "./log.js";
 import { COMMANDS, findCommand, type Command, type OptionSpec } from "./commands/table.js";
 import { didYouMean } from "./suggest.js";
-import { DoubleUsageError } from "./double/main.js";
+import { DoubleUsageError } from "./double/options.js";
 
 /** Exit statuses; the README's table lists the same, and a test checks it against real runs. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, killed: 130 } as const;

@@ -1,24 +1,21 @@
 // The command table: every command once, with its summary, its own options, whether it needs the API token
 // and whether it brings the schema up to date. Help, validation and dispatch (src/cli.ts) all come from here;
 // a new command is one more entry.
+//
+// What a command runs is imported when it runs (`await import(...)`): a pass does not load the API double,
+// the demo or the status report, and `--help` loads none of them. Start-up is CPU and memory that every
+// scheduled pass pays (docs/benchmarks.md, "Where the time goes").
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
-import { ConfigError } from "../errors.js";
-import { openApp } from "../app.js";
-import { migrate } from "../db/migrate.js";
-import { statusReport, formatStatus } from "./status.js";
-import { demo, demoAccounts } from "./demo.js";
-import { grantReaderCommand, readerRoleArgument } from "./grantReader.js";
-import { passCommand } from "./passes.js";
-import { dbCommand } from "./db.js";
-import { DOUBLE_OPTIONS, serveFromOptions } from "../double/main.js";
-import { formatCheck, runCheck } from "./check.js";
-import { remapContacts } from "../db/sql/remapContacts.js";
-import { ApiError } from "../errors.js";
+import { ConfigError, ApiError } from "../errors.js";
 import { scrub } from "../log.js";
-import { onShutdown } from "../signals.js";
 import type { AccountConfig } from "../accounts.js";
-import { checkForAccounts, passForAccounts } from "./many.js";
+import { DOUBLE_OPTIONS } from "../double/options.js";
+
+const passes = () => import("./passes.js");
+const many = () => import("./many.js");
+const loadApp = () => import("../app.js");
+const signals = () => import("../signals.js");
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -77,7 +74,7 @@ export const COMMANDS: Command[] = [
     needsToken: true,
     migrates: true,
     accounts: "all",
-    run: (ctx) => (ctx.accounts ? passForAccounts("sync", ctx, ctx.accounts) : passCommand("sync", ctx)),
+    run: async (ctx) => (ctx.accounts ? (await many()).passForAccounts("sync", ctx, ctx.accounts) : (await passes()).passCommand("sync", ctx)),
   },
   {
     name: "reconcile",
@@ -91,7 +88,7 @@ export const COMMANDS: Command[] = [
     needsToken: true,
     migrates: true,
     accounts: "all",
-    run: (ctx) => (ctx.accounts ? passForAccounts("reconcile", ctx, ctx.accounts) : passCommand("reconcile", ctx)),
+    run: async (ctx) => (ctx.accounts ? (await many()).passForAccounts("reconcile", ctx, ctx.accounts) : (await passes()).passCommand("reconcile", ctx)),
   },
   {
     name: "backfill",
@@ -106,7 +103,7 @@ export const COMMANDS: Command[] = [
     needsToken: true,
     migrates: true,
     accounts: "one",
-    run: (ctx) => passCommand("backfill", ctx),
+    run: async (ctx) => (await passes()).passCommand("backfill", ctx),
   },
   {
     name: "status",
@@ -116,6 +113,7 @@ export const COMMANDS: Command[] = [
     migrates: false,
     accounts: "all",
     run: async ({ values, config, logger, out, accounts }) => {
+      const [{ openApp }, { statusReport, formatStatus }] = await Promise.all([loadApp(), import("./status.js")]);
       const app = await openApp(config, logger, { migrate: false });
       try {
         const only = typeof values.account === "string" ? values.account : undefined;
@@ -136,6 +134,7 @@ export const COMMANDS: Command[] = [
     accounts: "one",
     details: "The worker does the same in the background after its passes; this runs it to the end now.",
     run: async ({ config, logger, out }) => {
+      const [{ openApp }, { onShutdown }, { remapContacts }] = await Promise.all([loadApp(), signals(), import("../db/sql/remapContacts.js")]);
       const app = await openApp(config, logger);
       const shutdown = new AbortController();
       const unsubscribe = onShutdown(logger, () => shutdown.abort());
@@ -161,8 +160,9 @@ export const COMMANDS: Command[] = [
       "Prints one line per finding and a verdict (exit 1 when the API cannot be mirrored safely, saying why), and stores\n" +
       "the measurement for the account: every pass reads with it. Writes nothing when the API cannot be reached.",
     run: async (ctx) => {
-      if (ctx.accounts) return checkForAccounts(ctx, ctx.accounts);
+      if (ctx.accounts) return (await many()).checkForAccounts(ctx, ctx.accounts);
       const { values, config, logger, out } = ctx;
+      const [{ openApp }, { onShutdown }, { runCheck, formatCheck }] = await Promise.all([loadApp(), signals(), import("./check.js")]);
       // check migrates only once its probe has completed: a failed check writes nothing.
       const app = await openApp(config, logger, { migrate: false });
       const shutdown = new AbortController();
@@ -203,10 +203,12 @@ export const COMMANDS: Command[] = [
         const accounts = Number(values.accounts);
         if (!Number.isInteger(accounts) || accounts < 2 || accounts > 20) throw new ConfigError(["--accounts: expected a whole number from 2 to 20"]);
         if (values.reconcile) throw new ConfigError(["--accounts: runs the incremental pass of each account; drop --reconcile"]);
+        const { demoAccounts } = await import("./demo.js");
         const result = await demoAccounts(config, logger, { accounts, contacts, quiet: values.quiet === true });
         out(values.json ? JSON.stringify(result.json, null, 2) : result.text);
         return 0;
       }
+      const { demo } = await import("./demo.js");
       const result = await demo(config, logger, { contacts, reconcile: values.reconcile === true, quiet: values.quiet === true });
       out(values.json ? JSON.stringify(result.json, null, 2) : result.text);
       return 0;
@@ -235,6 +237,7 @@ export const COMMANDS: Command[] = [
     needsToken: false,
     migrates: true,
     run: async ({ config, logger, out }) => {
+      const [{ openApp }, { migrate }] = await Promise.all([loadApp(), import("../db/migrate.js")]);
       const app = await openApp(config, logger, { migrate: false });
       try {
         const { applied } = await migrate(app.db.pool, logger);
@@ -251,7 +254,7 @@ export const COMMANDS: Command[] = [
     options: { port: { type: "string", value: "<n>", description: "the embedded PostgreSQL's port; kept for this data directory (default: chosen once)" } },
     needsToken: false,
     migrates: true,
-    run: dbCommand,
+    run: async (ctx) => (await import("./db.js")).dbCommand(ctx),
   },
   {
     name: "grant-reader",
@@ -261,6 +264,7 @@ export const COMMANDS: Command[] = [
     needsToken: false,
     migrates: true,
     run: async ({ positionals, config, logger, out }) => {
+      const [{ openApp }, { grantReaderCommand, readerRoleArgument }] = await Promise.all([loadApp(), import("./grantReader.js")]);
       const role = readerRoleArgument(positionals);
       const app = await openApp(config, logger);
       try {
@@ -280,6 +284,7 @@ export const COMMANDS: Command[] = [
     usesSettings: false,
     run: async ({ values }) => {
       // It serves until SIGTERM/SIGINT, which it handles itself (closing and exiting 0).
+      const { serveFromOptions } = await import("../double/main.js");
       await serveFromOptions(values);
       await new Promise<never>(() => undefined);
       return 0;
