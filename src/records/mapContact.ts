@@ -221,16 +221,20 @@ export function mapContact(input: RawContact): ContactRow {
 }
 
 /**
- * A page of contacts as the write path sends it: one array per column (src/db/sql/upsertContacts.ts binds
- * them to `unnest`), rows in id order, except the JSON columns (raw, attributes), which are each one JSON
- * array text of the page's values: one JSON.stringify per page, no per-contact string to join or escape.
+ * A page of contacts as the write path sends it: one array literal per column (src/db/sql/upsertContacts.ts
+ * binds them to `unnest`), rows in id order, except the JSON columns (raw, attributes), which are each one
+ * JSON array text of the page's values: one JSON.stringify per page, no per-contact string to join or escape.
  * The text is also where a NUL would show (as the escape \u0000): only then are the page's contacts that
  * hold one copied to clean them.
  */
 export interface ContactPage {
   ids: string[];
-  /** Per CONTACT_COLUMNS entry: the rows' values (text, ISO instants, booleans, integers, array literals), or for a JSON column one JSON array text. */
-  columns: (string | (string | number | boolean | null)[])[];
+  /**
+   * Per CONTACT_COLUMNS entry, one text: a PostgreSQL array literal of the rows' values (text, ISO instants,
+   * booleans, integers; a list column's values are themselves array literals), or for a JSON column one JSON
+   * array text.
+   */
+  columns: string[];
 }
 
 const LIST_COLUMNS = new Set(CONTACT_COLUMNS.filter((c) => c.pgType === "text[]").map((c) => c.column));
@@ -244,6 +248,23 @@ function textArrayLiteral(list: unknown): string {
   for (let i = 0; i < items.length; i += 1) {
     const s = items[i]!;
     out += (i === 0 ? "\"" : ",\"") + (/[\\"]/.test(s) ? s.replace(/[\\"]/g, "\\$&") : s) + "\"";
+  }
+  return out + "}";
+}
+
+/**
+ * A PostgreSQL array literal of one column's values: NULL, or the value's text quoted (and escaped) as
+ * PostgreSQL reads it for the array's type. Exactly what pg's own array serialiser writes (test/sql/writePath.test.ts compares
+ * them), built here in one pass: pg's escapes every element with two regular expressions.
+ */
+export function arrayLiteral(values: readonly (string | number | boolean | null)[]): string {
+  let out = "{";
+  for (let i = 0; i < values.length; i += 1) {
+    const v = values[i]!;
+    if (i > 0) out += ",";
+    if (v === null) out += "NULL";
+    else if (typeof v === "string") out += "\"" + (/[\\"]/.test(v) ? v.replace(/[\\"]/g, "\\$&") : v) + "\"";
+    else out += "\"" + String(v) + "\"";
   }
   return out + "}";
 }
@@ -272,7 +293,7 @@ export function mapPage(contacts: readonly RawContact[]): ContactPage {
   }
   return {
     ids,
-    columns: CONTACT_COLUMNS.map((c, i) => (c.column === "raw" ? rawText : JSON_COLUMNS.has(c.column) ? JSON.stringify(json.get(c.column)) : columns[i]!)),
+    columns: CONTACT_COLUMNS.map((c, i) => (c.column === "raw" ? rawText : JSON_COLUMNS.has(c.column) ? JSON.stringify(json.get(c.column)) : arrayLiteral(columns[i]!))),
   };
 }
 

@@ -2,12 +2,17 @@
 // through unnest must store exactly what mapContact() says, whatever the text holds (quotes, backslashes,
 // braces, commas, the word NULL, NUL characters), and keep the upsert's rules.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRequire } from "node:module";
 import type { RawContact } from "../../src/api/response.js";
 import { inTransaction } from "../../src/db/sql/transaction.js";
 import { upsertContacts, writePage } from "../../src/db/sql/upsertContacts.js";
 import { CONTACT_COLUMNS, mapContact, mapPage } from "../../src/records/mapContact.js";
 import { createDatabase, type TestDatabase } from "../helpers/db.js";
 import { expectedRow, loadFixture, mappedRows, upsert } from "./support.js";
+
+// pg's own serialiser of parameters (exported by pg as lib/utils, untyped): what it would have sent for an
+// array, to compare with the literals mapPage writes itself.
+const { prepareValue } = createRequire(import.meta.url)("pg/lib/utils.js") as { prepareValue(value: unknown): unknown };
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -30,6 +35,9 @@ describe("page write path", () => {
     const contacts = [...loadFixture("realistic.json"), odd("zz", 1), odd("aa", 2)];
     const page = mapPage(contacts);
     expect(page.ids).toEqual(contacts.map((c) => c._id).sort());
+    // The rows' values column by column, as mapPage took them from mapContact (list columns as array literals).
+    const sortedRows = page.ids.map((id) => mapContact(contacts.find((c) => c._id === id)!));
+    const values = CONTACT_COLUMNS.map((c) => sortedRows.map((row) => (c.pgType === "text[]" ? prepareValue(row[c.column]) : row[c.column])));
     page.ids.forEach((id, r) => {
       const row = mapContact(contacts.find((c) => c._id === id)!);
       CONTACT_COLUMNS.forEach((c, i) => {
@@ -40,9 +48,11 @@ describe("page write path", () => {
           expect(JSON.parse(column as string)[r], `${id}.${c.column}`).toEqual(row[c.column]);
           return;
         }
-        const value = (column as unknown[])[r];
+        // One array literal per column, exactly as the driver would have written the rows' values.
+        const value = values[i]![r];
         if (c.pgType === "text[]") expect(typeof value).toBe("string");
         else expect(value, `${id}.${c.column}`).toEqual(row[c.column]);
+        expect(column).toBe(prepareValue(values[i]));
       });
     });
     // No NUL: raw is the contact itself, not a copy; with one, a cleaned copy (the input is left as it was).

@@ -34,6 +34,28 @@ describe("parseInstant", () => {
     expect(parseInstant(value)).toBeNull();
   });
 
+  it.each(["2023-02-29T00:00:00.000Z", "2024-04-31T10:00:00.000Z", "2024-06-05T24:00:00.000Z", "2024-06-05T23:60:00.000Z", "1969-12-31T23:59:59.999Z", "2024-00-10T00:00:00.000Z"])(
+    "refuses %j in the canonical form too",
+    (value) => {
+      expect(parseInstant(value)).toBeNull();
+      expect(instant(value)).toBeNull();
+    },
+  );
+
+  it("reads the canonical form (its fast path) exactly as Date does where Date is right, and refuses what Date rolls over", () => {
+    let seed = 7;
+    const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const two = (n: number) => String(n).padStart(2, "0");
+    for (let i = 0; i < 20_000; i += 1) {
+      // Random fields, some out of range (month 13, day 31 of a short month, hour 24): every shape the fast path sees.
+      const text = `${1960 + next(90)}-${two(next(14))}-${two(next(33))}T${two(next(25))}:${two(next(61))}:${two(next(61))}.${String(next(1000)).padStart(3, "0")}Z`;
+      const ms = Date.parse(text);
+      const valid = !Number.isNaN(ms) && ms >= 0 && new Date(ms).toISOString() === text;
+      expect({ text, ms: parseInstant(text) }).toEqual({ text, ms: valid ? ms : null });
+      expect(instant(text)).toBe(valid ? text : null);
+    }
+  });
+
   it("takes no epoch numbers from users, and trims", () => {
     expect(parseUserInstant(" 2024-01-01 ")?.toISOString()).toBe("2024-01-01T00:00:00.000Z");
     expect(parseUserInstant("1717614350876")).toBeNull();
