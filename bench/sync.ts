@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { postgresCpuSeconds, processCpuSeconds } from "./cpu.js";
 import { BENCH_TOKEN, type DoubleProcess } from "./double.js";
-import { BIN, MAXRSS_PRELOAD } from "./paths.js";
+import { BIN, MAXRSS_PRELOAD, shippedNodeFlags } from "./paths.js";
 
 export interface SyncMeasure {
   wallMs: number;
@@ -72,7 +72,7 @@ export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
     BENCH_MAXRSS_FILE: rssFile,
   };
   for (const [k, v] of Object.entries(o.env ?? {})) if (v !== undefined) env[k] = v;
-  const nodeArgs = ["--import", MAXRSS_PRELOAD];
+  const nodeArgs = [...shippedNodeFlags(o.bin), "--import", MAXRSS_PRELOAD];
   if (o.cpuProfileDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfileDir}`);
 
   try {

@@ -53,6 +53,12 @@ export interface RateLimitHeaders {
 /** One page, with what the engine and `check` steer by: the API's clock, throttling and retries met on the way. */
 export interface PageAnswer {
   rows: RawContact[];
+  /**
+   * The answer's JSON as it arrived (decompressed), when it holds no NUL escape: the page write hands these
+   * bytes to PostgreSQL, which takes each contact's `raw` from them (src/db/sql/upsertContacts.ts), so the
+   * sync never serialises a contact again. Absent: `raw` is serialised from `rows`.
+   */
+  json?: Buffer;
   /** The API's clock from its Date header (ms since epoch, second precision), or undefined when absent/unparsable. */
   serverDate?: number;
   /** Our clock (ms) when the answer's request was sent and when the answer was read: the Date header lies between. */
@@ -161,7 +167,7 @@ export class InboxClient {
     const sentAt = Date.now();
     const maxBodyBytes = this.options.maxBodyBytes ?? 64 * 1024 * 1024;
     let status: number;
-    let text: string;
+    let bytes: Buffer;
     let headers: Record<string, string | string[] | undefined>;
     try {
       const response = await request(this.endpoint, {
@@ -180,7 +186,7 @@ export class InboxClient {
       });
       status = response.statusCode;
       headers = response.headers;
-      text = decode(await readLimited(response.body, maxBodyBytes), response.headers["content-encoding"], maxBodyBytes);
+      bytes = decode(await readLimited(response.body, maxBodyBytes), response.headers["content-encoding"], maxBodyBytes);
     } catch (error) {
       release?.();
       this.options.onAnswer?.("error");
@@ -207,11 +213,14 @@ export class InboxClient {
     }
     const contentType = String(headers["content-type"] ?? "");
     const retryAfter = header(headers, "retry-after");
+    const text = bytes.toString("utf8");
     const rows = interpretAnswer({ status, contentType, body: text, retryAfter });
     const date = Date.parse(header(headers, "date") ?? "");
     const rateLimit = rateLimitHeaders(headers, retryAfter);
     return {
       rows, sentAt, receivedAt, ...met,
+      // PostgreSQL refuses \u0000 in jsonb: such a page is written from rows, cleaned (mapContact.ts).
+      ...(text.includes("\\u0000") ? {} : { json: bytes }),
       ...(Number.isFinite(date) ? { serverDate: date } : {}),
       ...(rateLimit ? { rateLimit } : {}),
     };
@@ -263,8 +272,19 @@ function rateLimitHeaders(headers: Record<string, string | string[] | undefined>
 
 // Synchronous, in one call with a large output chunk: a page is at most a few MiB, and measured on a page of
 // 100 contacts this is about 5 × less CPU than the callback form with zlib's default 16 KiB chunks (the work
-// done per chunk, not the inflating, dominated). docs/benchmarks.md, "Where the time goes".
-const CHUNK = 256 * 1024;
+// done per chunk, not the inflating, dominated). docs/benchmarks.md, "Where the time goes". A gzip body
+// says its own decompressed size in its last four bytes (modulo 4 GiB): the output is then one buffer of
+// exactly that size instead of a chunk mostly empty, which only a garbage collection would give back.
+const CHUNK = 64 * 1024;
+
+function chunkFor(name: string, body: Buffer, max: number): number {
+  if ((name === "gzip" || name === "x-gzip") && body.length >= 18) {
+    const size = body.readUInt32LE(body.length - 4);
+    // Believed only within deflate's largest ratio (about 1032:1): a garbled trailer cannot ask for much.
+    if (size > 0 && size <= max && size <= body.length * 1032) return Math.max(size, 64);
+  }
+  return CHUNK;
+}
 const DECODERS: Record<string, (input: Buffer, options: { maxOutputLength: number; chunkSize: number }) => Buffer> = {
   gzip: gunzipSync,
   "x-gzip": gunzipSync,
@@ -273,12 +293,12 @@ const DECODERS: Record<string, (input: Buffer, options: { maxOutputLength: numbe
 };
 
 /** Undoes Content-Encoding; a body that fails to decompress was cut off or garbled on the way (retried). */
-function decode(body: Buffer, encoding: string | string[] | undefined, max: number): string {
+function decode(body: Buffer, encoding: string | string[] | undefined, max: number): Buffer {
   const name = String(Array.isArray(encoding) ? encoding[0] : encoding ?? "identity").trim().toLowerCase();
   const decoder = DECODERS[name];
-  if (!decoder) return body.toString("utf8");
+  if (!decoder) return body;
   try {
-    return decoder(body, { maxOutputLength: max, chunkSize: CHUNK }).toString("utf8");
+    return decoder(body, { maxOutputLength: max, chunkSize: chunkFor(name, body, max) });
   } catch (error) {
     const tooLarge = (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE";
     if (tooLarge) throw new ApiError("shape", `The inbox API sent a page larger than ${Math.round(max / 1048576)} MiB; refusing to hold it in memory. Nothing was written.`);

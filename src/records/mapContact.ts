@@ -235,6 +235,18 @@ export interface ContactPage {
    * array text.
    */
   columns: string[];
+  /**
+   * Set when each row's `raw` comes from the answer's own bytes (PageAnswer.json) rather than from `columns`
+   * (whose raw entry is then empty): the JSON, and each row's position (from 1) in its `data` list, as an
+   * integer array literal. The contacts are never serialised again.
+   */
+  rawFrom?: { json: Buffer; positions: string };
+}
+
+/** The answer a page came from: its JSON bytes (with no NUL escape) and the rows parsed from them, in order. */
+export interface PageSource {
+  json: Buffer;
+  rows: readonly RawContact[];
 }
 
 const LIST_COLUMNS = new Set(CONTACT_COLUMNS.filter((c) => c.pgType === "text[]").map((c) => c.column));
@@ -269,13 +281,24 @@ export function arrayLiteral(values: readonly (string | number | boolean | null)
   return out + "}";
 }
 
-export function mapPage(contacts: readonly RawContact[]): ContactPage {
+export function mapPage(contacts: readonly RawContact[], source?: PageSource): ContactPage {
   // Rows in id order: concurrent lanes that share a boundary row lock rows in the same order (no deadlock).
   let sorted = [...contacts].sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
-  let rawText = JSON.stringify(sorted);
-  if (rawText.includes("\\u0000")) {
-    sorted = sorted.map((c) => (hasNul(c) ? withoutNul(c) : c));
+  let rawText = "";
+  let rawFrom: ContactPage["rawFrom"];
+  // JSON forbids a raw NUL in a string and the source has no \u0000 escape: no contact holds a NUL. A page
+  // whose contacts are not all the source's own rows (a read that merged answers) is serialised instead.
+  const position = new Map<RawContact, number>();
+  source?.rows.forEach((row, i) => position.set(row, i + 1));
+  const positions = source ? sorted.map((c) => position.get(c)) : [];
+  if (source && !positions.includes(undefined)) {
+    rawFrom = { json: source.json, positions: `{${positions.join(",")}}` };
+  } else {
     rawText = JSON.stringify(sorted);
+    if (rawText.includes("\\u0000")) {
+      sorted = sorted.map((c) => (hasNul(c) ? withoutNul(c) : c));
+      rawText = JSON.stringify(sorted);
+    }
   }
   const ids: string[] = [];
   const columns = CONTACT_COLUMNS.map(() => []) as (string | number | boolean | null)[][];
@@ -294,6 +317,7 @@ export function mapPage(contacts: readonly RawContact[]): ContactPage {
   return {
     ids,
     columns: CONTACT_COLUMNS.map((c, i) => (c.column === "raw" ? rawText : JSON_COLUMNS.has(c.column) ? JSON.stringify(json.get(c.column)) : arrayLiteral(columns[i]!))),
+    ...(rawFrom ? { rawFrom } : {}),
   };
 }
 

@@ -28,7 +28,8 @@ export interface PageSink {
 export function pageSink(db: Database, account: string, runId: bigint, extras: PassExtras): PageSink {
   return {
     async write(page) {
-      const rows = mapPage(page.fresh);
+      // raw straight from the answer's bytes when it has them (no NUL escape in it): no contact is serialised again.
+      const rows = mapPage(page.fresh, page.answer.json ? { json: page.answer.json, rows: page.answer.rows } : undefined);
       const cp = extras.checkpoint;
       const counts = await writePage(db.pool, account, rows, runId, {
         ...(extras.seenBy !== undefined ? { seenBy: extras.seenBy } : {}),

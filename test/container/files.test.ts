@@ -10,6 +10,8 @@ import { parse } from "yaml";
 import { CONFIG_VARIABLES, loadConfig } from "../../src/config.js";
 import { SyncMetrics } from "../../src/metrics.js";
 import { ROOT } from "../worker/helpers.js";
+import { shippedNodeFlags } from "../../bench/paths.js";
+import { dirname, join } from "node:path";
 
 const read = (path: string) => readFileSync(`${ROOT}${path}`, "utf8");
 const run = promisify(execFile);
@@ -70,8 +72,17 @@ describe("Dockerfile", () => {
     expect(["root", "0"]).not.toContain(user);
   });
 
+  it("runs as ./bin/contacts-sync through its first line, flags included (env -S)", async () => {
+    const { stdout } = await promisify(execFile)(join(ROOT, "bin/contacts-sync"), ["--help"], {
+      env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` },
+    });
+    expect(stdout).toMatch(/^contacts-sync: mirror BotPenguin/);
+  });
+
   it("starts the worker by default through the CLI, so `docker run image sync` runs one pass", () => {
-    expect(JSON.parse(production.find((s) => s.op === "ENTRYPOINT")!.args)).toEqual(["node", "bin/contacts-sync"]);
+    // With the Node flags the executable's first line gives node (the benchmark runs the sync with them too).
+    expect(shippedNodeFlags()).toEqual(["--liftoff-only"]);
+    expect(JSON.parse(production.find((s) => s.op === "ENTRYPOINT")!.args)).toEqual(["node", ...shippedNodeFlags(), "bin/contacts-sync"]);
     expect(JSON.parse(production.find((s) => s.op === "CMD")!.args)).toEqual(["worker"]);
     expect(production.find((s) => s.op === "EXPOSE")?.args).toBe("9464");
   });

@@ -114,4 +114,31 @@ describe("page write path", () => {
     expect(again.checkpoint.cursor).toEqual(later);
     expect(again.figures).toMatchObject({ pages: 2, inserted: contacts.length, unchanged: contacts.length, requests: 4, retries: 2 });
   });
+
+  it("takes raw from the answer's own bytes when it has them: the same rows as serialising each contact, for a subset of the answer in any order", async () => {
+    // Hostile text, but no NUL: the bytes path runs only for answers without one.
+    const contacts = [...loadFixture("realistic.json"), ...Array.from({ length: 6 }, (_, i) => odd(`b${i}`, i))]
+      .map((c) => JSON.parse(JSON.stringify(c).replaceAll("\\u0000", "0")) as RawContact);
+    expect(contacts.length).toBeGreaterThan(8);
+    // An answer as a server might format it: spaces, a wrapper, numbers written as the server writes them.
+    const body = Buffer.from(`{ "success" : true, "message": "ok", "data" : [\n${contacts.map((c) => JSON.stringify(c, null, 1)).join(" ,\n")}\n] }`, "utf8");
+    const rows = (JSON.parse(body.toString("utf8")) as { data: RawContact[] }).data;
+    // The page writes a subset (as a read that already had some of them), given in reverse order.
+    const fresh = rows.filter((_, i) => i % 3 !== 1).reverse();
+    const fromBytes = mapPage(fresh, { json: body, rows });
+    expect(fromBytes.rawFrom?.json).toBe(body);
+    expect(fromBytes.columns[CONTACT_COLUMNS.findIndex((c) => c.column === "raw")]).toBe("");
+    await writePage(db.pool, "bytes", fromBytes, null);
+    await writePage(db.pool, "serialised", mapPage(fresh), null);
+    const stored = async (account: string) =>
+      (await db.pool.query(`SELECT id, raw, name, phone_e164, tags, attributes FROM contacts WHERE account = $1 ORDER BY id`, [account])).rows;
+    const bytes = await stored("bytes");
+    expect(bytes.length).toBe(fresh.length);
+    expect(bytes).toEqual(await stored("serialised"));
+    for (const r of bytes) expect(r.raw, r.id).toEqual(fresh.find((c) => c._id === r.id));
+    // A page with a contact that is not one of the answer's rows (a read that merged answers) is serialised.
+    const merged = mapPage([...fresh.slice(0, 2), { ...fresh[2]! }], { json: body, rows });
+    expect(merged.rawFrom).toBeUndefined();
+    expect(JSON.parse(merged.columns[CONTACT_COLUMNS.findIndex((c) => c.column === "raw")]!)).toHaveLength(3);
+  });
 });

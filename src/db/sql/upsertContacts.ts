@@ -35,20 +35,33 @@ export interface PageBookkeeping {
 const columns = CONTACT_COLUMNS.map((c) => `"${c.column}"`);
 /** $1 account, $2 ids, $3 run, then one parameter per column; the bookkeeping's parameters follow. */
 const FIRST_EXTRA = CONTACT_COLUMNS.length + 4;
+/** Where raw's parameter is in the values (0-based). */
+const RAW_PARAM = CONTACT_COLUMNS.findIndex((c) => c.column === "raw") + 3;
 
-/** The page's source rows. Lists travel as array literals (a text[] of text[] cannot be ragged), cast per row. */
-function inputSql(): string {
+/**
+ * The page's source rows. Lists travel as array literals (a text[] of text[] cannot be ragged), cast per row.
+ * JSON columns are one JSON array text each, in the rows' order; or, with `positions` (the parameter of each
+ * row's position in the answer), `raw` is the element at that position of the answer's own `data` list, its
+ * bytes sent once as they arrived (bytea, read as UTF-8 JSON).
+ */
+function inputSql(positions: string | null): string {
   const arrayType = (pgType: string) => (pgType === "text[]" ? "text[]" : `${pgType}[]`);
   const numbered = CONTACT_COLUMNS.map((c, i) => ({ ...c, param: i + 4 }));
   const scalar = numbered.filter((c) => !JSON_COLUMNS.has(c.column));
   const json = numbered.filter((c) => JSON_COLUMNS.has(c.column));
   const select = CONTACT_COLUMNS.map((c) => (JSON_COLUMNS.has(c.column) ? `j_${c.column}.v AS "${c.column}"` : c.pgType === "text[]" ? `x."${c.column}"::text[]` : `x."${c.column}"`));
+  const source = (c: { column: string; param: number }) =>
+    positions !== null && c.column === "raw"
+      ? `JOIN jsonb_array_elements(convert_from($${c.param}::bytea, 'UTF8')::jsonb -> 'data') WITH ORDINALITY AS j_raw(v, ord) ON j_raw.ord = x.src`
+      : `JOIN jsonb_array_elements($${c.param}::jsonb) WITH ORDINALITY AS j_${c.column}(v, ord) ON j_${c.column}.ord = x.ord`;
   return `SELECT x.id, ${select.join(", ")}
-  FROM unnest($2::text[], ${scalar.map((c) => `$${c.param}::${arrayType(c.pgType)}`).join(", ")}) WITH ORDINALITY AS x(id, ${scalar.map((c) => `"${c.column}"`).join(", ")}, ord)
-  ${json.map((c) => `JOIN jsonb_array_elements($${c.param}::jsonb) WITH ORDINALITY AS j_${c.column}(v, ord) ON j_${c.column}.ord = x.ord`).join("\n  ")}`;
+  FROM unnest($2::text[], ${scalar.map((c) => `$${c.param}::${arrayType(c.pgType)}`).join(", ")}${positions !== null ? `, ${positions}::int[]` : ""}) WITH ORDINALITY AS x(id, ${scalar.map((c) => `"${c.column}"`).join(", ")}${positions !== null ? ", src" : ""}, ord)
+  ${json.map(source).join("\n  ")}`;
 }
 
 interface Variant {
+  /** raw from the answer's bytes (ContactPage.rawFrom). */
+  body: boolean;
   seen: boolean;
   cursor: boolean;
   figures: boolean;
@@ -58,6 +71,7 @@ interface Variant {
 export function pageSql(v: Variant): string {
   let next = FIRST_EXTRA;
   const param = () => `$${next++}`;
+  const positions = v.body ? param() : null;
   const parts: string[] = [];
   if (v.seen) {
     parts.push(`seen AS (
@@ -88,7 +102,7 @@ export function pageSql(v: Variant): string {
   }
   return `
 WITH input AS (
-  ${inputSql()}
+  ${inputSql(positions)}
 ),
 -- The run that writes: the caller's, else the one run of this account under way (the account lock lets one
 -- pass at a time write an account, and startRun closes runs left open by a killed process).
@@ -123,7 +137,7 @@ SELECT inserted, updated, restored FROM counts`;
 const STATEMENTS = new Map<string, { name: string; text: string }>();
 
 function statementFor(v: Variant): { name: string; text: string } {
-  const key = `${v.seen ? "s" : ""}${v.cursor ? "c" : ""}${v.figures ? "f" : ""}`;
+  const key = `${v.body ? "b" : ""}${v.seen ? "s" : ""}${v.cursor ? "c" : ""}${v.figures ? "f" : ""}`;
   let statement = STATEMENTS.get(key);
   if (!statement) {
     // The name carries a digest of the text: a connection that prepared another text under an old name
@@ -143,9 +157,13 @@ function statementFor(v: Variant): { name: string; text: string } {
  * (see the `run` step above).
  */
 export async function writePage(db: Queryable, account: string, page: ContactPage, runId: bigint | null, book: PageBookkeeping = {}): Promise<UpsertCounts> {
-  const v: Variant = { seen: book.seenBy !== undefined, cursor: book.cursor !== undefined, figures: book.figures !== undefined && runId !== null };
+  const v: Variant = { body: page.rawFrom !== undefined, seen: book.seenBy !== undefined, cursor: book.cursor !== undefined, figures: book.figures !== undefined && runId !== null };
   if (page.ids.length === 0 && !v.cursor && !v.figures) return { inserted: 0, updated: 0, unchanged: 0, restored: 0 };
   const values: unknown[] = [account, page.ids, runId === null ? null : String(runId), ...page.columns];
+  if (page.rawFrom) {
+    values[RAW_PARAM] = page.rawFrom.json;
+    values.push(page.rawFrom.positions);
+  }
   if (v.seen) values.push(String(book.seenBy));
   if (v.cursor) values.push(book.cursor!.kind, book.cursor!.cursor, book.cursor!.order, book.cursor!.pageSize);
   if (v.figures) values.push(book.figures!.received, book.figures!.requests, book.figures!.retries);
