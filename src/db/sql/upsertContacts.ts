@@ -76,7 +76,7 @@ export function pageSql(v: Variant): string {
   if (v.seen) {
     parts.push(`seen AS (
   INSERT INTO reconcile_seen (run_id, account, id)
-  SELECT ${param()}::bigint, $1, id FROM input
+  SELECT ${param()}::bigint, $1, unnest($2::text[])
   ON CONFLICT DO NOTHING
 )`);
   }
@@ -109,8 +109,10 @@ WITH input AS (
 run AS (
   SELECT coalesce($3::bigint, (SELECT max(r.id) FROM sync_runs r WHERE r.account = $1 AND r.status = 'running' AND r.kind <> 'remap')) AS id
 ),
+-- The ids straight from their parameter, not from input: referenced once, input is inlined into the insert
+-- instead of being materialised first (every row, raw included, copied once more per page).
 was_deleted AS (
-  SELECT c.id FROM contacts c JOIN input i ON c.account = $1 AND c.id = i.id WHERE c.deleted_at IS NOT NULL
+  SELECT c.id FROM contacts c WHERE c.account = $1 AND c.id = ANY($2::text[]) AND c.deleted_at IS NOT NULL
 ),
 written AS (
   INSERT INTO contacts (account, id, ${columns.join(", ")}, synced_at, sync_run_id, deleted_at)
