@@ -109,7 +109,9 @@ export async function runCopy(
       await db.end();
     }
   }
-  const cpuAfter = postgresCpuSeconds(postmasterPid);
+  // The COPY's backend may still be exiting (its CPU then shows neither as a live child nor as a reaped one):
+  // read until the figure stops moving.
+  const cpuAfter = await settledCpu(postmasterPid);
   const postgresCpu = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
@@ -126,4 +128,16 @@ export function copyDir(base?: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(base ?? tmpdir(), "copy-"));
   chmodSync(dir, 0o755);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** postgresCpuSeconds once two readings 100 ms apart agree (at most 3 s): exiting backends have been reaped. */
+async function settledCpu(postmasterPid: number | null): Promise<number | null> {
+  let last = postgresCpuSeconds(postmasterPid);
+  for (let i = 0; i < 30 && last !== null; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = postgresCpuSeconds(postmasterPid);
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
 }
