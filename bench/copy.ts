@@ -13,7 +13,7 @@ import { performance } from "node:perf_hooks";
 import pg from "pg";
 import type { Contact } from "../src/double/generate.js";
 import { postgresCpuSeconds } from "./cpu.js";
-import { CONTACT_COLUMNS, mapContact } from "../src/records/mapContact.js";
+import { arrayLiteral, CONTACT_COLUMNS, mapContact } from "../src/records/mapContact.js";
 import type { RawContact } from "../src/api/response.js";
 
 export type CopyMethod = "psql" | "server-file";
@@ -29,15 +29,11 @@ function csvQuote(text: string): string {
   return `"${text.replaceAll('"', '""')}"`;
 }
 
-function arrayLiteral(values: unknown[]): string {
-  return `{${values.map((v) => (v === null ? "NULL" : `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`)).join(",")}}`;
-}
-
 /** One CSV field for a value of the given PostgreSQL type; an unquoted empty field is NULL. */
 function field(value: unknown, pgType: string): string {
   if (value === null || value === undefined) return "";
   if (pgType === "jsonb" || pgType === "json") return csvQuote(JSON.stringify(value));
-  if (pgType.endsWith("[]")) return csvQuote(arrayLiteral(value as unknown[]));
+  if (pgType.endsWith("[]")) return csvQuote(arrayLiteral(value as string[]));
   return csvQuote(String(value));
 }
 

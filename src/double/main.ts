@@ -7,8 +7,9 @@ import { randomBytes } from "node:crypto";
 import { startApiDouble, type ApiBehaviour, type ApiDouble } from "./server.js";
 import { parseOrder, parsePrecision, parseRateLimit, parseSignedDuration } from "./behaviour.js";
 
-export { DEFAULT_ANCHOR, DOUBLE_OPTIONS, USAGE, DoubleUsageError, negativeValues } from "./options.js";
 import { DEFAULT_ANCHOR, DOUBLE_OPTIONS, USAGE, DoubleUsageError, negativeValues } from "./options.js";
+
+export { DEFAULT_ANCHOR, DOUBLE_OPTIONS, USAGE, DoubleUsageError, negativeValues };
 
 function number(flags: Record<string, unknown>, name: string, fallback: number, check: (n: number) => boolean, rule: string): number {
   const raw = flags[name];

@@ -252,22 +252,11 @@ export interface PageSource {
 const LIST_COLUMNS = new Set(CONTACT_COLUMNS.filter((c) => c.pgType === "text[]").map((c) => c.column));
 export const JSON_COLUMNS: ReadonlySet<MappedColumn> = new Set(CONTACT_COLUMNS.filter((c) => c.pgType === "jsonb").map((c) => c.column));
 
-/** A PostgreSQL array literal of text: {"a","b\"c"}. */
-function textArrayLiteral(list: unknown): string {
-  const items = list as string[];
-  if (items.length === 0) return "{}";
-  let out = "{";
-  for (let i = 0; i < items.length; i += 1) {
-    const s = items[i]!;
-    out += (i === 0 ? "\"" : ",\"") + (/[\\"]/.test(s) ? s.replace(/[\\"]/g, "\\$&") : s) + "\"";
-  }
-  return out + "}";
-}
-
 /**
  * A PostgreSQL array literal of one column's values: NULL, or the value's text quoted (and escaped) as
  * PostgreSQL reads it for the array's type. Exactly what pg's own array serialiser writes (test/sql/writePath.test.ts compares
- * them), built here in one pass: pg's escapes every element with two regular expressions.
+ * them), built here in one pass: pg's escapes every element with two regular expressions. A list column's
+ * value is itself such a literal of its texts ({"a","b\"c"}), quoted again as an element of its column.
  */
 export function arrayLiteral(values: readonly (string | number | boolean | null)[]): string {
   let out = "{";
@@ -311,7 +300,7 @@ export function mapPage(contacts: readonly RawContact[], source?: PageSource): C
       if (column === "raw") continue;
       const value = row[column];
       if (JSON_COLUMNS.has(column)) json.get(column)!.push(value);
-      else columns[i]!.push(LIST_COLUMNS.has(column) ? textArrayLiteral(value) : (value as string | number | boolean | null));
+      else columns[i]!.push(LIST_COLUMNS.has(column) ? arrayLiteral(value as string[]) : (value as string | number | boolean | null));
     }
   }
   return {
