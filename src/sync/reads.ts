@@ -10,12 +10,16 @@ export interface ReadSpec {
   stream: LaneStream;
 }
 
+/** Keys an interrupted run's lanes committed, below each top down to its cursor (SeekOptions.skips). */
+export type Skips = readonly { top: number; cursor: number }[];
+
 /** A lastSeenAt range (a window or a backfill): seek on the API's order, the window a fixed filter or the seek's own range. */
-export function lastSeenAtRead(strategy: Strategy, seen: InstantRange, cursor: number | null, pageSize: number | null): ReadSpec {
+export function lastSeenAtRead(strategy: Strategy, seen: InstantRange, cursor: number | null, pageSize: number | null, skips: Skips = []): ReadSpec {
   const common = {
     order: strategy.order,
     policy: { quantumMs: strategy.quantumMs, bothBounds: strategy.bothBounds },
     cursor,
+    skips,
     pageSize: pageSize ?? 1,
     endOnEmptyPage: strategy.endOnEmptyPage,
     unstableTies: strategy.unstableTies,
@@ -33,18 +37,19 @@ export function reconcileOrder(strategy: Strategy): Strategy["order"] {
 }
 
 /** Everything created up to `upTo`: a createdAt seek, or createdAt parts on an API that lists by lastSeenAt. */
-export function createdAtRead(strategy: Strategy, upTo: number, cursor: number | null, pageSize: number, from: number | null = null): ReadSpec {
+export function createdAtRead(strategy: Strategy, upTo: number, cursor: number | null, pageSize: number, from: number | null = null, skips: Skips = []): ReadSpec {
   const policy = { quantumMs: strategy.quantumMs, bothBounds: strategy.bothBounds };
   const range = { from, to: upTo };
   if (strategy.order.field === "createdAt") {
     return {
       stream: new SeekWindow({
-        order: strategy.order, policy, range, cursor, pageSize,
+        order: strategy.order, policy, range, cursor, pageSize, skips,
         endOnEmptyPage: strategy.endOnEmptyPage, unstableTies: strategy.unstableTies,
       }),
     };
   }
   // A seek on lastSeenAt would skip contacts seen while the pass reads, and never return those never seen.
+  // (Its parts are read one lane at a time: no lane progress is stored for them, so there is none to skip.)
   return {
     stream: new PartitionRead({
       policy, range, cursor: cursor === null ? null : fromKey(cursor, "desc"), provenPageSize: null,

@@ -14,14 +14,14 @@ import { ContractError, ContradictionError, StoppedError } from "../errors.js";
 import type { InboxClient, PageAnswer } from "../api/client.js";
 import { scrub, type Logger } from "../log.js";
 import { lockAccount } from "../db/sql/accountLock.js";
-import { readCheckpoint, writeCheckpoint, type PassKind } from "../db/sql/checkpoints.js";
+import { readCheckpoint, writeCheckpoint, type Checkpoint, type PassKind } from "../db/sql/checkpoints.js";
 import { finishRun, lastMeasuredSkew, saveRunCounters, startRun, ZERO_COUNTERS, type RunCounters, type RunKind } from "../db/sql/runs.js";
 import { countUnseen, forgetSeen, listUnseen, markUnseenDeleted, recordSeen } from "../db/sql/reconcileDeletes.js";
 import { pruneHistoryAfterPass } from "../db/sql/pruneHistory.js";
 import { describeOrder, formatSkew, SKEW_NOISE_MS, type Strategy } from "../probe/profile.js";
 import type { SeekRequest } from "./seek.js";
 import { runLanes } from "./lanes.js";
-import { createdAtRead, lastSeenAtRead, reconcileOrder, type ReadSpec } from "./reads.js";
+import { createdAtRead, lastSeenAtRead, reconcileOrder, type ReadSpec, type Skips } from "./reads.js";
 import { pageSink, type PassExtras } from "./sink.js";
 import { ClockSkew, SKEW_UNCERTAINTY_MS } from "./clock.js";
 import { fromKey, toKey, type InstantRange } from "./ranges.js";
@@ -99,11 +99,12 @@ export async function runIncremental(ctx: SyncContext): Promise<RunSummary> {
           : planIncrementalWindow({ ...ctx.config, syncedUntil: checkpoint.syncedUntil, now: apiNow(ctx, run, strategy) });
         if (!window) break;
         const cursor = resumeCursor(checkpoint, strategy, ctx.logger);
+        const skips = resuming ? resumeSkips(checkpoint, strategy) : [];
         if (resuming) ctx.logger.info({ from: window.from, to: window.to, cursor: checkpoint.cursor }, "resuming the window of an interrupted run");
         else await writeCheckpoint(ctx.db.prisma, account, "incremental", { windowStart: window.from, windowEnd: window.to, cursor: null, cursorOrder: null, runId: run.id });
         run.windows.push({ from: window.from.toISOString(), to: window.to.toISOString() });
         const seen: InstantRange = { from: window.from.getTime(), to: window.to.getTime() };
-        const pageSize = await read(ctx, run, strategy, lastSeenAtRead(strategy, seen, cursor, checkpoint.pageSize), "incremental", {
+        const pageSize = await read(ctx, run, strategy, lastSeenAtRead(strategy, seen, cursor, checkpoint.pageSize, skips), "incremental", {
           checkpoint: { kind: "incremental", order: describeOrder(strategy.order), cursorOf: (key) => keyToDate(strategy, key) },
         });
         await writeCheckpoint(ctx.db.prisma, account, "incremental", {
@@ -140,6 +141,7 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
       // Contacts created after this instant (on the API's clock) are not this pass's to judge.
       const createdUpTo = resuming ? checkpoint.windowEnd! : apiNow(ctx, run, strategy);
       const cursor = resuming ? resumeCursor(checkpoint, { ...strategy, order: reconcileOrder(strategy) }, ctx.logger) : null;
+      const skips = resuming ? resumeSkips(checkpoint, { ...strategy, order: reconcileOrder(strategy) }) : [];
       if (resuming) {
         ctx.logger.info({ pass: String(passId), createdUpTo, cursor: checkpoint.cursor }, "resuming the reconcile pass of an interrupted run");
       } else {
@@ -154,7 +156,7 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
         seenBy: passId,
         checkpoint: { kind: "reconcile", order: describeOrder(reconcileOrder(strategy)), cursorOf: (key) => keyToDate({ ...strategy, order: reconcileOrder(strategy) }, key) },
       };
-      const pageSize = await read(ctx, run, strategy, createdAtRead(strategy, createdUpTo.getTime(), cursor, knownPageSize), "reconcile", extras);
+      const pageSize = await read(ctx, run, strategy, createdAtRead(strategy, createdUpTo.getTime(), cursor, knownPageSize, null, skips), "reconcile", extras);
 
       // Where the read alone is not proof (tied rows that may reorder, short pages, a moving order field,
       // coarse bounds), each contact it did not return is looked up by its own createdAt before it is marked.
@@ -308,6 +310,13 @@ function resumeCursor(checkpoint: { cursor: Date | null; cursorOrder: string | n
     return null;
   }
   return toKey(checkpoint.cursor.getTime(), strategy.order.direction);
+}
+
+/** What the lanes of an interrupted run committed below the cursor, as keys of this strategy's order (none if on another order). */
+function resumeSkips(checkpoint: Checkpoint, strategy: Strategy): Skips {
+  if (checkpoint.laneProgress.length === 0 || (checkpoint.cursorOrder ?? "createdAt desc") !== describeOrder(strategy.order)) return [];
+  const key = (d: Date) => toKey(d.getTime(), strategy.order.direction);
+  return checkpoint.laneProgress.map((lane) => ({ top: key(lane.top), cursor: key(lane.cursor) })).filter((lane) => lane.cursor < lane.top);
 }
 
 function keyToDate(strategy: Strategy, key: number | null): Date | null {

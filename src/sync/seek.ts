@@ -63,6 +63,11 @@ export interface SeekOptions {
   endOnEmptyPage?: boolean;
   /** Tied rows may come back in another order per request: slices are re-read until proven complete. */
   unstableTies?: boolean;
+  /**
+   * Keys of this read that lanes of an interrupted run had read and committed: those below each `top` down to
+   * its `cursor` (exclusive). A seek whose cursor falls in one jumps to its `cursor`.
+   */
+  skips?: readonly { top: number; cursor: number }[];
 }
 
 /** Next-page requests of one anchor before the sync gives up (a run of rows the API filters out). */
@@ -92,6 +97,8 @@ export class SeekWindow {
   /** For the density estimate: newest key read, and pages read by seeking. */
   private newest: number | null = null;
   private seekPages = 0;
+  /** Keys jumped over (committed by an earlier run's lanes), left out of the density estimate. */
+  private skipped = 0;
   private lastSeekRows: number | null = null;
   private proven: number | null = null;
 
@@ -99,8 +106,8 @@ export class SeekWindow {
     const keys = instantsToKeys(options.range, options.order.direction);
     this.top = keys.high;
     this.bottom = keys.low;
-    this.cursor = options.cursor ?? this.top;
     this.floor = options.floor ?? null;
+    this.cursor = this.jump(options.cursor ?? this.top);
     this.pageSize = Math.max(1, options.pageSize);
     this.proven = options.provenPageSize ?? null;
     this.quantum = Math.max(1, options.policy.quantumMs);
@@ -127,7 +134,7 @@ export class SeekWindow {
   /** Keys one full page spans here, from what was read so far (null: unknown yet). */
   get keysPerPage(): number | null {
     if (this.newest === null || this.cursor === null || this.seekPages === 0) return null;
-    return Math.max(1, (this.newest - this.cursor) / this.seekPages);
+    return Math.max(1, (this.newest - this.cursor - this.skipped) / this.seekPages);
   }
 
   get learnedPageSize(): number {
@@ -265,8 +272,30 @@ export class SeekWindow {
     this.lastSeekRows = rows;
     this.newest ??= Math.max(...dated);
     this.seekPages += 1;
-    this.cursor = this.bucketStart(oldest) + this.quantum - 1;
+    this.cursor = this.jump(this.bucketStart(oldest) + this.quantum - 1);
     this.prune();
+  }
+
+  /**
+   * Where a seek standing at `cursor` goes on: below the rows an earlier run's lanes committed, when the cursor
+   * is among them (never below this lane's lowest key: the request must stay a range).
+   */
+  private jump(cursor: number | null): number | null {
+    const skips = this.options.skips;
+    if (cursor === null || !skips || skips.length === 0) return cursor;
+    const lowest = maxKey(this.floor, this.bottom);
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const skip of skips) {
+        const target = lowest === null ? skip.cursor : Math.max(skip.cursor, lowest);
+        if (skip.cursor < cursor && cursor <= skip.top && target < cursor) {
+          if (this.newest !== null) this.skipped += cursor - target;
+          cursor = target;
+          moved = true;
+        }
+      }
+    }
+    return cursor;
   }
 
   private acceptSlice(rows: RawContact[]): void {
@@ -277,7 +306,7 @@ export class SeekWindow {
     // Seek on strictly below the slice. The next request's over-coverage (its upper bound reaches one bucket
     // up) lands inside the slice, which was read.
     this.slice = null;
-    this.cursor = slice.low - 1;
+    this.cursor = this.jump(slice.low - 1);
     this.prune();
   }
 

@@ -1,6 +1,6 @@
 // The page sink: writes one page of a read in one statement (src/db/sql/upsertContacts.ts writePage): the
 // contacts, the pass's per-page extras (reconcile records the ids it saw), the checkpoint that covers the
-// page (when the lane scheduler allows one), and the run's figures. One statement is one transaction: the
+// page (when the lane scheduler allows one, else the lane's own progress), and the run's figures. One statement is one transaction: the
 // checkpoint can never run ahead of the data, a page is never half written, and the figures count only
 // committed pages.
 //
@@ -34,6 +34,7 @@ export function pageSink(db: Database, account: string, runId: bigint, extras: P
       const counts = await writePage(db.pool, account, rows, runId, {
         ...(extras.seenBy !== undefined ? { seenBy: extras.seenBy } : {}),
         ...(cp && page.checkpoint !== undefined ? { cursor: { kind: cp.kind, cursor: cp.cursorOf(page.checkpoint), order: cp.order, pageSize: page.pageSize } } : {}),
+        ...(cp && page.checkpoint === undefined && page.progress ? { lane: { kind: cp.kind, top: cp.cursorOf(page.progress.top)!, cursor: cp.cursorOf(page.progress.cursor)!, order: cp.order } } : {}),
         figures: { received: page.received, requests: page.answer.attempts, retries: page.answer.retries },
       });
       return {

@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import type { RawContact } from "../../src/api/response.js";
 import { inTransaction } from "../../src/db/sql/transaction.js";
 import { upsertContacts, writePage } from "../../src/db/sql/upsertContacts.js";
+import { parseLaneProgress, readCheckpoint, writeCheckpoint } from "../../src/db/sql/checkpoints.js";
 import { CONTACT_COLUMNS, mapContact, mapPage } from "../../src/records/mapContact.js";
 import { createDatabase, type TestDatabase } from "../helpers/db.js";
 import { expectedRow, loadFixture, mappedRows, upsert } from "./support.js";
@@ -113,6 +114,38 @@ describe("page write path", () => {
     const again = await state();
     expect(again.checkpoint.cursor).toEqual(later);
     expect(again.figures).toMatchObject({ pages: 2, inserted: contacts.length, unchanged: contacts.length, requests: 4, retries: 2 });
+  });
+
+  it("a lane below the cursor stores its progress with its page: entries of several lanes merge, a refused page stores none, a cursor set from outside clears them", async () => {
+    await db.pool.query(`DELETE FROM contacts; DELETE FROM sync_checkpoints`);
+    await writeCheckpoint(db.prisma, "default", "incremental", { windowStart: new Date("2024-01-01Z"), windowEnd: new Date("2025-01-01Z"), cursor: null });
+    const contacts = loadFixture("realistic.json");
+    const lane = (top: string, cursor: string) => ({ lane: { kind: "incremental" as const, top: new Date(top), cursor: new Date(cursor), order: "createdAt desc" } });
+    await writePage(db.pool, "default", mapPage(contacts.slice(0, 3)), null, lane("2024-09-01T00:00:00.000Z", "2024-08-20T00:00:00.000Z"));
+    await writePage(db.pool, "default", mapPage(contacts.slice(3, 6)), null, lane("2024-05-01T00:00:00.000Z", "2024-04-02T03:04:05.006Z"));
+    // The first lane again, further down: its entry moves, the other stays.
+    await writePage(db.pool, "default", mapPage(contacts.slice(6)), null, lane("2024-09-01T00:00:00.000Z", "2024-08-01T00:00:00.000Z"));
+    const stored = async () => (await readCheckpoint(db.prisma, "default", "incremental")).laneProgress.map((l) => [l.top.toISOString(), l.cursor.toISOString()]).sort();
+    const expected = [["2024-05-01T00:00:00.000Z", "2024-04-02T03:04:05.006Z"], ["2024-09-01T00:00:00.000Z", "2024-08-01T00:00:00.000Z"]];
+    expect(await stored()).toEqual(expected);
+    expect((await readCheckpoint(db.prisma, "default", "incremental")).cursorOrder).toBe("createdAt desc");
+    const broken = mapPage([{ ...contacts[0]!, status: "X" }, { ...contacts[0]!, status: "Y" }]);
+    await expect(writePage(db.pool, "default", broken, null, lane("2024-03-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z"))).rejects.toThrow(/affect row a second time/);
+    expect(await stored()).toEqual(expected);
+    // A page that may store the cursor stores no lane entry.
+    await writePage(db.pool, "default", mapPage(contacts.slice(0, 1)), null, {
+      cursor: { kind: "incremental", cursor: new Date("2024-10-01Z"), order: "createdAt desc", pageSize: 10 }, ...lane("2024-02-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z"),
+    });
+    expect(await stored()).toEqual(expected);
+    // The window ends (or a new one starts): the cursor is set from outside a page, and the lanes' progress goes with it.
+    await writeCheckpoint(db.prisma, "default", "incremental", { syncedUntil: new Date("2025-01-01Z"), windowStart: null, windowEnd: null, cursor: null });
+    expect(await stored()).toEqual([]);
+    expect((await db.pool.query(`SELECT lane_progress FROM sync_checkpoints WHERE kind = 'incremental'`)).rows[0].lane_progress).toBeNull();
+  });
+
+  it("reads stored lane progress only when it is a map of instants (anything else: none, which only costs reads)", () => {
+    expect(parseLaneProgress({ "2024-05-01T00:00:00.000Z": "2024-04-01T00:00:00.000Z" })).toEqual([{ top: new Date("2024-05-01T00:00:00.000Z"), cursor: new Date("2024-04-01T00:00:00.000Z") }]);
+    for (const bad of [null, [], "x", 3, { a: "2024-01-01Z" }, { "2024-01-01Z": 5 }, { "2024-01-01Z": "later" }]) expect(parseLaneProgress(bad)).toEqual([]);
   });
 
   it("takes raw from the answer's own bytes when it has them: the same rows as serialising each contact, for a subset of the answer in any order", async () => {

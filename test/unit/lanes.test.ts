@@ -66,10 +66,18 @@ async function interleavedRead(options: {
   crashAfter?: number;
   /** Rows an earlier (crashed) run committed: the database already holds them. */
   committedBefore?: Set<string>;
-}): Promise<{ committed: Set<string>; checkpoint: number | null | "untouched"; violations: string[]; mostInFlight: number; crashed: boolean }> {
+  lanePages?: number;
+}): Promise<{
+  committed: Set<string>; checkpoint: number | null | "untouched"; violations: string[]; mostInFlight: number; crashed: boolean;
+  /** Lane progress as stored (top -> cursor), and rows fetched that were committed before this read began. */
+  progress: Map<number, number>; reRead: number; requests: number;
+}> {
   const { rows, order, pageSize, rng } = options;
   const committed = new Set<string>(options.committedBefore ?? []);
   let checkpoint: number | null | "untouched" = "untouched";
+  const progress = new Map<number, number>();
+  let reRead = 0;
+  let requests = 0;
   const violations: string[] = [];
   const waiting: Pending<unknown>[] = [];
   let inFlight = 0;
@@ -92,12 +100,14 @@ async function interleavedRead(options: {
   const stream = new SeekWindow({ ...options.seek, order, policy: { quantumMs: 1, bothBounds: false }, pageSize });
   const run = runLanes(stream, {
     maxLanes: options.maxLanes,
-    lanePages: 2,
+    lanePages: options.lanePages ?? 2,
     signal: crash.signal,
     fetch: async (request: SeekRequest) => {
       inFlight += 1;
+      requests += 1;
       mostInFlight = Math.max(mostInFlight, inFlight);
       const page = listing(rows, order, request.query, request.page, pageSize);
+      reRead += page.filter((r) => options.committedBefore?.has(r._id)).length;
       const answer: PageAnswer = { rows: page, sentAt: 0, receivedAt: 0, throttled: 0, retries: 0, attempts: 1 };
       const result = await later(answer);
       inFlight -= 1;
@@ -112,6 +122,11 @@ async function interleavedRead(options: {
         const c = page.checkpoint;
         // Everything above the stored cursor must be committed.
         for (const r of expected) if ((c === null ? false : keyOf(r) > c) && !committed.has(r._id)) violations.push(`${r._id} above cursor ${c} not committed`);
+      } else if (page.progress) {
+        // A lane's progress claims every row below its top down to its cursor is committed.
+        const { top, cursor } = page.progress;
+        progress.set(top, cursor);
+        for (const r of expected) if (keyOf(r) > cursor && keyOf(r) <= top && !committed.has(r._id)) violations.push(`${r._id} in lane progress (${cursor}, ${top}] not committed`);
       }
       commits += 1;
       if (options.crashAfter !== undefined && commits >= options.crashAfter) crash.abort();
@@ -138,7 +153,13 @@ async function interleavedRead(options: {
     next!.resolve();
   }
   await settled;
-  return { committed, checkpoint, violations, mostInFlight, crashed };
+  return { committed, checkpoint, violations, mostInFlight, crashed, progress, reRead, requests };
+}
+
+/** Committed rows a resumed seek may read again: the rows at the cursor's millisecond, and per lane seam a page and the rows at its cursor's millisecond. */
+function readAgainAtMost(rows: Row[], order: ApiOrder, cursor: number | null, skips: { top: number; cursor: number }[], pageSize: number): number {
+  const at = (key: number) => rows.filter((r) => toKey(Date.parse(r[order.field]), order.direction) === key).length;
+  return (cursor === null ? 0 : at(cursor)) + skips.reduce((n, s) => n + pageSize + at(s.cursor), 0);
 }
 
 const ORDERS: ApiOrder[] = [
@@ -173,6 +194,36 @@ describe("lane scheduler (no database, no HTTP)", () => {
         const union = new Set([...first.committed, ...second.committed]);
         expect(rows.filter((r) => !union.has(r._id)).map((r) => r._id), `seed ${seed}`).toEqual([]);
       }
+    });
+
+    it(`a resumed seek jumps over what the lanes below the cursor committed, and still loses nothing (${order.field} ${order.direction})`, async () => {
+      let reReadWith = 0;
+      let reReadWithout = 0;
+      let seams = 0;
+      for (let seed = 1; seed <= 40; seed += 1) {
+        const rng = new Rng(3000 + seed);
+        const rows = makeRows(600, rng);
+        const first = await interleavedRead({ rows, order, seek: { range: { from: null, to: null }, cursor: null }, pageSize: 10, maxLanes: 4, lanePages: 3, rng, crashAfter: 10 + rng.int(30) });
+        expect(first.violations.slice(0, 3), `seed ${seed}`).toEqual([]);
+        if (!first.crashed) continue;
+        const cursor = first.checkpoint === "untouched" ? null : first.checkpoint;
+        const skips = [...first.progress].map(([top, c]) => ({ top, cursor: c }));
+        const resume = (withSkips: boolean) =>
+          interleavedRead({ rows, order, seek: { range: { from: null, to: null }, cursor, skips: withSkips ? skips : [] }, pageSize: 10, maxLanes: 4, lanePages: 3, rng: new Rng(seed), committedBefore: first.committed });
+        const [jumping, plain] = [await resume(true), await resume(false)];
+        for (const second of [jumping, plain]) {
+          expect(second.violations).toEqual([]);
+          const union = new Set([...first.committed, ...second.committed]);
+          expect(rows.filter((r) => !union.has(r._id)).map((r) => r._id), `seed ${seed}`).toEqual([]);
+        }
+        // Each seam (a lane's progress) costs at most the page that crosses into it and the rows at its cursor.
+        expect(jumping.reRead, `seed ${seed}`).toBeLessThanOrEqual(readAgainAtMost(rows, order, cursor, skips, 10));
+        reReadWith += jumping.reRead;
+        reReadWithout += plain.reRead;
+        seams += skips.length;
+      }
+      expect(seams).toBeGreaterThan(20);
+      expect(reReadWith).toBeLessThan(reReadWithout / 2);
     });
   }
 

@@ -1,6 +1,6 @@
 // The checkpoint of each (account, kind of pass): the range known complete, and the window under way with
 // its seek cursor. Written only inside the transaction that writes the page it describes.
-import type { Prisma, PrismaClient } from "../../generated/prisma/client.js";
+import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 
 export type PassKind = "incremental" | "reconcile";
 
@@ -16,6 +16,16 @@ export interface Checkpoint {
   runId: bigint | null;
   pageSize: number | null;
   lastCompletedAt: Date | null;
+  /**
+   * Lanes below the cursor, as far as each had committed: the rows after `top` down to `cursor` (positions on
+   * `cursorOrder`) were read and committed, so a resumed seek jumps over them. Cleared with the cursor.
+   */
+  laneProgress: LaneProgress[];
+}
+
+export interface LaneProgress {
+  top: Date;
+  cursor: Date;
 }
 
 type Db = PrismaClient | Prisma.TransactionClient;
@@ -33,16 +43,32 @@ export async function readCheckpoint(db: Db, account: string, kind: PassKind): P
     runId: row?.runId ?? null,
     pageSize: row?.pageSize ?? null,
     lastCompletedAt: row?.lastCompletedAt ?? null,
+    laneProgress: parseLaneProgress(row?.laneProgress ?? null),
   };
+}
+
+/** The stored lane progress; anything that is not a map of instant to instant counts as none (it only saves reads). */
+export function parseLaneProgress(value: unknown): LaneProgress[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return [];
+  const lanes: LaneProgress[] = [];
+  for (const [top, cursor] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof cursor !== "string") return [];
+    const t = new Date(top);
+    const c = new Date(cursor);
+    if (Number.isNaN(t.getTime()) || Number.isNaN(c.getTime())) return [];
+    lanes.push({ top: t, cursor: c });
+  }
+  return lanes;
 }
 
 export async function writeCheckpoint(
   db: Db,
   account: string,
   kind: PassKind,
-  patch: Partial<Omit<Checkpoint, "account" | "kind">>,
+  patch: Partial<Omit<Checkpoint, "account" | "kind" | "laneProgress">>,
 ): Promise<void> {
-  const data = { ...patch, updatedAt: new Date() };
+  // A cursor set from outside a page (a window starts, ends or restarts) ends what the lanes below it recorded.
+  const data = { ...patch, ...("cursor" in patch ? { laneProgress: Prisma.DbNull } : {}), updatedAt: new Date() };
   await db.syncCheckpoint.upsert({
     where: { account_kind: { account, kind } },
     create: { account, kind, ...data },
@@ -50,5 +76,5 @@ export async function writeCheckpoint(
   });
 }
 
-// The per-page part of the checkpoint (the seek cursor, its order, the page size) is written by the page's
-// own statement (src/db/sql/upsertContacts.ts writePage): the cursor commits with the page it covers.
+// The per-page part of the checkpoint (the seek cursor, its order, the page size, the lanes' progress) is
+// written by the page's own statement (src/db/sql/upsertContacts.ts writePage): it commits with the page it covers.

@@ -28,6 +28,8 @@ export interface PageBookkeeping {
   seenBy?: bigint;
   /** The resume point that the page covers (only when the lane scheduler allows one). */
   cursor?: { kind: PassKind; cursor: Date | null; order: string | null; pageSize: number };
+  /** Where the lane scheduler allows no cursor (a lane above still reads): how far this page's lane got. */
+  lane?: { kind: PassKind; top: Date; cursor: Date; order: string };
   /** The run's figures to add, besides the write's own (inserted, updated, unchanged, restored). */
   figures?: { received: number; requests: number; retries: number };
 }
@@ -64,6 +66,7 @@ interface Variant {
   body: boolean;
   seen: boolean;
   cursor: boolean;
+  lane: boolean;
   figures: boolean;
 }
 
@@ -87,6 +90,16 @@ export function pageSql(v: Variant): string {
   VALUES ($1, ${kind}, ${cursor}::timestamptz, ${order}, ${size}::int, now())
   ON CONFLICT (account, kind) DO UPDATE SET
     cursor = EXCLUDED.cursor, cursor_order = EXCLUDED.cursor_order, page_size = EXCLUDED.page_size, updated_at = EXCLUDED.updated_at
+)`);
+  }
+  if (v.lane) {
+    // Lanes commit concurrently: each statement merges its own entry into the row as it is at its turn.
+    const [kind, top, cursor, order] = [param(), param(), param(), param()];
+    parts.push(`lane AS (
+  UPDATE sync_checkpoints SET
+    lane_progress = coalesce(lane_progress, '{}'::jsonb) || jsonb_build_object(${top}::text, ${cursor}::text),
+    cursor_order = ${order}, updated_at = now()
+  WHERE account = $1 AND kind = ${kind}
 )`);
   }
   if (v.figures) {
@@ -139,7 +152,7 @@ SELECT inserted, updated, restored FROM counts`;
 const STATEMENTS = new Map<string, { name: string; text: string }>();
 
 function statementFor(v: Variant): { name: string; text: string } {
-  const key = `${v.body ? "b" : ""}${v.seen ? "s" : ""}${v.cursor ? "c" : ""}${v.figures ? "f" : ""}`;
+  const key = `${v.body ? "b" : ""}${v.seen ? "s" : ""}${v.cursor ? "c" : ""}${v.lane ? "l" : ""}${v.figures ? "f" : ""}`;
   let statement = STATEMENTS.get(key);
   if (!statement) {
     // The name carries a digest of the text: a connection that prepared another text under an old name
@@ -159,8 +172,11 @@ function statementFor(v: Variant): { name: string; text: string } {
  * (see the `run` step above).
  */
 export async function writePage(db: Queryable, account: string, page: ContactPage, runId: bigint | null, book: PageBookkeeping = {}): Promise<UpsertCounts> {
-  const v: Variant = { body: page.rawFrom !== undefined, seen: book.seenBy !== undefined, cursor: book.cursor !== undefined, figures: book.figures !== undefined && runId !== null };
-  if (page.ids.length === 0 && !v.cursor && !v.figures) return { inserted: 0, updated: 0, unchanged: 0, restored: 0 };
+  const v: Variant = {
+    body: page.rawFrom !== undefined, seen: book.seenBy !== undefined, cursor: book.cursor !== undefined,
+    lane: book.lane !== undefined && book.cursor === undefined, figures: book.figures !== undefined && runId !== null,
+  };
+  if (page.ids.length === 0 && !v.cursor && !v.lane && !v.figures) return { inserted: 0, updated: 0, unchanged: 0, restored: 0 };
   const values: unknown[] = [account, page.ids, runId === null ? null : String(runId), ...page.columns];
   if (page.rawFrom) {
     values[RAW_PARAM] = page.rawFrom.json;
@@ -168,6 +184,7 @@ export async function writePage(db: Queryable, account: string, page: ContactPag
   }
   if (v.seen) values.push(String(book.seenBy));
   if (v.cursor) values.push(book.cursor!.kind, book.cursor!.cursor, book.cursor!.order, book.cursor!.pageSize);
+  if (v.lane) values.push(book.lane!.kind, book.lane!.top.toISOString(), book.lane!.cursor.toISOString(), book.lane!.order);
   if (v.figures) values.push(book.figures!.received, book.figures!.requests, book.figures!.retries);
   const statement: pg.QueryConfig = { ...statementFor(v), values };
   const result = await db.query<{ inserted: number; updated: number; restored: number }>(statement);
