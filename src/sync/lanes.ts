@@ -16,6 +16,10 @@
 // cursor): a crash resumes as one lane from the cursor, and that seek jumps over what each lane below had
 // committed, so it re-reads about a page per lane seam rather than everything the lanes below had read.
 //
+// Lanes widen as the read goes on (from `lanePages` pages to LANE_GROWTH times that): each lane ends on a
+// partly filled page, so fewer, wider lanes waste fewer requests on a long read, while a short read keeps
+// narrow lanes and its parallelism. Stored progress keeps a wide lane from costing more after a crash.
+//
 // Concurrency adapts (AIMD): a page that met a 429 halves the lanes allowed; every few clean pages add one.
 import { StoppedError } from "../errors.js";
 import type { PageAnswer } from "../api/client.js";
@@ -80,6 +84,16 @@ export interface LaneOutcome {
 
 /** Clean pages (no 429 meanwhile) before one more lane is allowed: additive increase. */
 export const CLEAN_PAGES_PER_STEP = 4;
+/** The widest lane, in multiples of `lanePages`. */
+export const LANE_GROWTH = 5;
+
+/**
+ * Pages of keys the next lanes cover: `lanePages` until the read has read 2 x lanes x lanePages pages, then
+ * growing with what the read has read (an eighth of it at four lanes), up to LANE_GROWTH x lanePages.
+ */
+export function laneWidthPages(lanePages: number, pagesRead: number, maxLanes: number): number {
+  return Math.min(lanePages * LANE_GROWTH, Math.max(lanePages, Math.floor(pagesRead / (2 * Math.max(1, maxLanes)))));
+}
 
 interface Lane {
   index: number;
@@ -104,6 +118,7 @@ export async function runLanes(first: LaneStream, options: LaneOptions): Promise
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   let failure: unknown;
+  let pagesRead = 0;
 
   const fetch = (request: SeekRequest) => {
     const promise = options.fetch(request, signal);
@@ -146,7 +161,7 @@ export async function runLanes(first: LaneStream, options: LaneOptions): Promise
     if (position === null || span === null) return;
     const quantum = lane.stream.quantumMs;
     // Lanes are whole buckets wide (a bucket is the least the API can tell apart), and at least two.
-    const raw = Math.floor(span * options.lanePages);
+    const raw = Math.floor(span * laneWidthPages(options.lanePages, pagesRead, max));
     if (raw < 3) return;
     const width = Math.max(2 * quantum, lane.stream.bucketStart(raw));
     let at = lane.stream.bucketStart(position - width);
@@ -177,6 +192,7 @@ export async function runLanes(first: LaneStream, options: LaneOptions): Promise
       const answer = await pending;
       if (signal.aborted) throw options.signal?.aborted ? new StoppedError() : new Error("stopped: another lane failed");
       const result = lane.stream.accept(request, answer.rows);
+      pagesRead += 1;
       pageSize = Math.max(pageSize, lane.stream.learnedPageSize);
       proven = lane.stream.provenPageSize ?? proven;
       let next: SeekRequest | undefined;

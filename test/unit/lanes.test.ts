@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { PageAnswer } from "../../src/api/client.js";
 import type { InboxQuery } from "../../src/api/requestBody.js";
 import type { RawContact } from "../../src/api/response.js";
-import { runLanes, type LanePage } from "../../src/sync/lanes.js";
+import { LANE_GROWTH, laneWidthPages, runLanes, type LanePage } from "../../src/sync/lanes.js";
 import { SeekWindow, type SeekOptions, type SeekRequest } from "../../src/sync/seek.js";
 import { toKey } from "../../src/sync/ranges.js";
 import type { ApiOrder } from "../../src/probe/profile.js";
@@ -252,6 +252,38 @@ describe("lane scheduler (no database, no HTTP)", () => {
     const inWindow = rows.filter((r) => Date.parse(r.lastSeenAt) >= from && Date.parse(r.lastSeenAt) <= to);
     expect(result.violations).toEqual([]);
     expect(inWindow.filter((r) => !result.committed.has(r._id))).toEqual([]);
+  });
+
+  it("widens lanes as a read goes on: narrow for a short read, up to LANE_GROWTH x lanePages for a long one", async () => {
+    expect(laneWidthPages(20, 0, 4)).toBe(20);
+    expect(laneWidthPages(20, 160, 4)).toBe(20);
+    expect(laneWidthPages(20, 400, 4)).toBe(50);
+    expect(laneWidthPages(20, 100_000, 4)).toBe(20 * LANE_GROWTH);
+    expect(laneWidthPages(20, 400, 1)).toBe(100);
+    // A long read in the scheduler: every row, and fewer lanes than constant-width lanes would need.
+    const rng = new Rng(11);
+    const rows = makeRows(4000, rng);
+    let lanes = 0;
+    let requests = 0;
+    const committed = new Set<string>();
+    await runLanes(new SeekWindow({ order: ORDERS[0]!, policy: { quantumMs: 1, bothBounds: false }, range: { from: null, to: null }, cursor: null, pageSize: 10 }), {
+      maxLanes: 4,
+      lanePages: 2,
+      fetch: async (request) => {
+        requests += 1;
+        await new Promise((r) => setImmediate(r));
+        return { rows: listing(rows, ORDERS[0]!, request.query, request.page, 10), sentAt: 0, receivedAt: 0, retries: 0, attempts: 1, throttled: 0 };
+      },
+      commit: async (page) => {
+        lanes = Math.max(lanes, page.lane + 1);
+        for (const r of page.fresh) committed.add(r._id);
+      },
+    });
+    expect(committed.size).toBe(rows.length);
+    // 400 pages of keys: lanes of 2 pages would be about 200 lanes; widening to 10 pages makes far fewer.
+    expect(lanes).toBeLessThan(400 / 2 / 2);
+    expect(lanes).toBeGreaterThan(4);
+    expect(requests).toBeLessThan(rows.length / 10 + lanes + rows.length / 10 / 4);
   });
 
   it("halves the lanes allowed on a page that met a 429, and wins them back on clean pages", async () => {
