@@ -27,6 +27,8 @@ RUN node scripts/prepare.mjs
 
 FROM node:${NODE_VERSION}-slim AS production
 ENV NODE_ENV=production
+# As bin/contacts-sync's first line: two malloc arenas hold less memory than glibc's default (docs/benchmarks.md).
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force

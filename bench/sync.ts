@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { postgresCpuSeconds, processCpuSeconds } from "./cpu.js";
 import { BENCH_TOKEN, type DoubleProcess } from "./double.js";
-import { BIN, MAXRSS_PRELOAD, shippedNodeFlags } from "./paths.js";
+import { BIN, MAXRSS_PRELOAD, shippedNodeEnv, shippedNodeFlags } from "./paths.js";
 
 export interface SyncMeasure {
   wallMs: number;
@@ -70,6 +70,8 @@ export async function runSync(o: SyncOptions): Promise<SyncMeasure> {
     LOG_LEVEL: "warn",
     LOG_FORMAT: "json",
     BENCH_MAXRSS_FILE: rssFile,
+    // As the executable's first line starts node (run here through process.execPath, with the same flags).
+    ...shippedNodeEnv(o.bin),
   };
   for (const [k, v] of Object.entries(o.env ?? {})) if (v !== undefined) env[k] = v;
   const nodeArgs = [...shippedNodeFlags(o.bin), "--import", MAXRSS_PRELOAD];

@@ -10,7 +10,7 @@ import { parse } from "yaml";
 import { CONFIG_VARIABLES, loadConfig } from "../../src/config.js";
 import { SyncMetrics } from "../../src/metrics.js";
 import { ROOT } from "../worker/helpers.js";
-import { shippedNodeFlags } from "../../bench/paths.js";
+import { shippedNodeEnv, shippedNodeFlags } from "../../bench/paths.js";
 import { dirname, join } from "node:path";
 
 const read = (path: string) => readFileSync(`${ROOT}${path}`, "utf8");
@@ -82,6 +82,10 @@ describe("Dockerfile", () => {
   it("starts the worker by default through the CLI, so `docker run image sync` runs one pass", () => {
     // With the Node flags the executable's first line gives node (the benchmark runs the sync with them too).
     expect(shippedNodeFlags()).toEqual(["--liftoff-only", "--max-semi-space-size=16"]);
+    // And with the environment it gives node (malloc reads it at start).
+    expect(shippedNodeEnv()).toEqual({ MALLOC_ARENA_MAX: "2" });
+    const envs = production.filter((s) => s.op === "ENV").map((s) => s.args);
+    for (const [name, value] of Object.entries(shippedNodeEnv())) expect(envs).toContain(`${name}=${value}`);
     expect(JSON.parse(production.find((s) => s.op === "ENTRYPOINT")!.args)).toEqual(["node", ...shippedNodeFlags(), "bin/contacts-sync"]);
     expect(JSON.parse(production.find((s) => s.op === "CMD")!.args)).toEqual(["worker"]);
     expect(production.find((s) => s.op === "EXPOSE")?.args).toBe("9464");
