@@ -98,8 +98,7 @@ export async function runIncremental(ctx: SyncContext): Promise<RunSummary> {
           ? { from: checkpoint.windowStart!, to: checkpoint.windowEnd! }
           : planIncrementalWindow({ ...ctx.config, syncedUntil: checkpoint.syncedUntil, now: apiNow(ctx, run, strategy) });
         if (!window) break;
-        const cursor = resumeCursor(checkpoint, strategy, ctx.logger);
-        const skips = resuming ? resumeSkips(checkpoint, strategy) : [];
+        const { cursor, skips } = resuming ? await resumePosition(ctx, checkpoint, strategy) : { cursor: null, skips: [] };
         if (resuming) ctx.logger.info({ from: window.from, to: window.to, cursor: checkpoint.cursor }, "resuming the window of an interrupted run");
         else await writeCheckpoint(ctx.db.prisma, account, "incremental", { windowStart: window.from, windowEnd: window.to, cursor: null, cursorOrder: null, runId: run.id });
         run.windows.push({ from: window.from.toISOString(), to: window.to.toISOString() });
@@ -140,8 +139,7 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
       const passId = resuming ? checkpoint.runId! : run.id;
       // Contacts created after this instant (on the API's clock) are not this pass's to judge.
       const createdUpTo = resuming ? checkpoint.windowEnd! : apiNow(ctx, run, strategy);
-      const cursor = resuming ? resumeCursor(checkpoint, { ...strategy, order: reconcileOrder(strategy) }, ctx.logger) : null;
-      const skips = resuming ? resumeSkips(checkpoint, { ...strategy, order: reconcileOrder(strategy) }) : [];
+      const { cursor, skips } = resuming ? await resumePosition(ctx, checkpoint, { ...strategy, order: reconcileOrder(strategy) }) : { cursor: null, skips: [] };
       if (resuming) {
         ctx.logger.info({ pass: String(passId), createdUpTo, cursor: checkpoint.cursor }, "resuming the reconcile pass of an interrupted run");
       } else {
@@ -301,22 +299,25 @@ function apiNow(ctx: SyncContext, run: RunState, strategy: Strategy): Date {
   return new Date(ours + skew - SKEW_UNCERTAINTY_MS);
 }
 
-/** The stored cursor as a key of this strategy's order, or null (from the top) when it was a position on another order. */
-function resumeCursor(checkpoint: { cursor: Date | null; cursorOrder: string | null }, strategy: Strategy, logger: Logger): number | null {
-  if (checkpoint.cursor === null) return null;
+/**
+ * Where an interrupted read resumes: the stored cursor and the lanes' progress below it, as keys of this
+ * strategy's order. Stored as positions on another order (the API was measured again since), they mean
+ * nothing here: the window is read again from its top, and what was stored is cleared first, so that no later
+ * resume can take positions on one order for positions on another.
+ */
+async function resumePosition(ctx: SyncContext, checkpoint: Checkpoint, strategy: Strategy): Promise<{ cursor: number | null; skips: Skips }> {
+  if (checkpoint.cursor === null && checkpoint.laneProgress.length === 0) return { cursor: null, skips: [] };
   const stored = checkpoint.cursorOrder ?? "createdAt desc";
   if (stored !== describeOrder(strategy.order)) {
-    logger.info({ stored, now: describeOrder(strategy.order) }, "the stored cursor is a position on another order than the API's as measured now: the window is read again from its top");
-    return null;
+    ctx.logger.info({ stored, now: describeOrder(strategy.order) }, "the stored cursor is a position on another order than the API's as measured now: the window is read again from its top");
+    await writeCheckpoint(ctx.db.prisma, ctx.config.account, checkpoint.kind, { cursor: null, cursorOrder: null });
+    return { cursor: null, skips: [] };
   }
-  return toKey(checkpoint.cursor.getTime(), strategy.order.direction);
-}
-
-/** What the lanes of an interrupted run committed below the cursor, as keys of this strategy's order (none if on another order). */
-function resumeSkips(checkpoint: Checkpoint, strategy: Strategy): Skips {
-  if (checkpoint.laneProgress.length === 0 || (checkpoint.cursorOrder ?? "createdAt desc") !== describeOrder(strategy.order)) return [];
   const key = (d: Date) => toKey(d.getTime(), strategy.order.direction);
-  return checkpoint.laneProgress.map((lane) => ({ top: key(lane.top), cursor: key(lane.cursor) })).filter((lane) => lane.cursor < lane.top);
+  return {
+    cursor: checkpoint.cursor === null ? null : key(checkpoint.cursor),
+    skips: checkpoint.laneProgress.map((lane) => ({ top: key(lane.top), cursor: key(lane.cursor) })).filter((lane) => lane.cursor < lane.top),
+  };
 }
 
 function keyToDate(strategy: Strategy, key: number | null): Date | null {

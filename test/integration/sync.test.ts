@@ -265,6 +265,26 @@ describe("sync", () => {
     expect(resumed.windows.length).toBe(2);
   });
 
+  it("lane progress stored as positions on another order is cleared when the read resumes, never taken for positions on the order measured now", async () => {
+    rig = await startRig({ contacts: 1500, pageSize: 20 }, { concurrency: 4, lanePages: 3 });
+    const stopAfter = async (n: number) => {
+      const stop = new AbortController();
+      let pages = 0;
+      const ctx = { ...rig!.ctx, signal: stop.signal, onPage: () => { if (++pages === n) stop.abort(); } };
+      await expect(runIncremental(ctx)).rejects.toBeInstanceOf(StoppedError);
+      return readCheckpoint(rig!.db.prisma, "default", "incremental");
+    };
+    const interrupted = await stopAfter(30);
+    expect(interrupted.laneProgress.length).toBeGreaterThan(0);
+    // As if the API had been measured to list in another order since: the stored positions are on that one.
+    await rig.db.pool.query(`UPDATE sync_checkpoints SET cursor_order = 'createdAt asc' WHERE kind = 'incremental'`);
+    const resumed = await stopAfter(1);
+    expect(resumed.cursorOrder).toBe("createdAt desc");
+    expect(resumed.laneProgress).toEqual([]);
+    await runIncremental(rig.ctx);
+    expectSameContacts(await mirror(rig.db), source(rig.double, hasLastSeen));
+  });
+
   it("refuses an API that ignores the window, writing nothing", async () => {
     rig = await startRig({ contacts: 200, pageSize: 50, honourDateFilters: false });
     // A first sync with a recent start: the API returns everything, including contacts seen long before.
