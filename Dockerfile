@@ -43,5 +43,5 @@ STOPSIGNAL SIGTERM
 # The slim image has no curl: ask with node itself. With HTTP_PORT=0 there is no listener; disable the check.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "--liftoff-only", "--max-semi-space-size=16", "bin/contacts-sync"]
+ENTRYPOINT ["node", "--liftoff-only", "--max-semi-space-size=16", "--expose-gc", "bin/contacts-sync"]
 CMD ["worker"]

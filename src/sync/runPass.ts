@@ -27,6 +27,7 @@ import { ClockSkew, SKEW_UNCERTAINTY_MS } from "./clock.js";
 import { fromKey, toKey, type InstantRange } from "./ranges.js";
 import { DEFAULT_PROFILE_MAX_AGE_MS, resolveStrategy, type ResolvedStrategy } from "./strategy.js";
 import { planIncrementalWindow } from "./windows.js";
+import { releaseBuffers } from "../memory.js";
 
 export interface SyncContext {
   db: Database;
@@ -200,6 +201,7 @@ async function read(ctx: SyncContext, run: RunState, strategy: Strategy, spec: R
       // Counted only once committed: a page whose transaction failed is not in the figures.
       run.counters = addCounters(run.counters, delta);
       ctx.onPage?.(kind, run.counters);
+      releaseBuffers();
     },
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     onConcurrency: (allowed, reason) => {

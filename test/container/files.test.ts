@@ -81,7 +81,7 @@ describe("Dockerfile", () => {
 
   it("starts the worker by default through the CLI, so `docker run image sync` runs one pass", () => {
     // With the Node flags the executable's first line gives node (the benchmark runs the sync with them too).
-    expect(shippedNodeFlags()).toEqual(["--liftoff-only", "--max-semi-space-size=16"]);
+    expect(shippedNodeFlags()).toEqual(["--liftoff-only", "--max-semi-space-size=16", "--expose-gc"]);
     // And with the environment it gives node (malloc reads it at start).
     expect(shippedNodeEnv()).toEqual({ MALLOC_ARENA_MAX: "2" });
     const envs = production.filter((s) => s.op === "ENV").map((s) => s.args);
