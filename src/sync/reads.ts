@@ -1,7 +1,7 @@
 // Which stream reads what, for each pass: pure constructors, so that every combination of the API's
 // measured behaviour can be tested without PostgreSQL or HTTP (test/unit/reads.test.ts).
 import type { Strategy } from "../probe/profile.js";
-import { SeekWindow } from "./seek.js";
+import { SeekWindow, type Skips } from "./seek.js";
 import { PartitionRead } from "./partition.js";
 import type { LaneStream } from "./lanes.js";
 import { fromKey, type InstantRange } from "./ranges.js";
@@ -10,8 +10,6 @@ export interface ReadSpec {
   stream: LaneStream;
 }
 
-/** Keys an interrupted run's lanes committed, below each top down to its cursor (SeekOptions.skips). */
-export type Skips = readonly { top: number; cursor: number }[];
 
 /** A lastSeenAt range (a window or a backfill): seek on the API's order, the window a fixed filter or the seek's own range. */
 export function lastSeenAtRead(strategy: Strategy, seen: InstantRange, cursor: number | null, pageSize: number | null, skips: Skips = []): ReadSpec {

@@ -19,9 +19,9 @@ import { finishRun, lastMeasuredSkew, saveRunCounters, startRun, ZERO_COUNTERS, 
 import { countUnseen, forgetSeen, listUnseen, markUnseenDeleted, recordSeen } from "../db/sql/reconcileDeletes.js";
 import { pruneHistoryAfterPass } from "../db/sql/pruneHistory.js";
 import { describeOrder, formatSkew, SKEW_NOISE_MS, type Strategy } from "../probe/profile.js";
-import type { SeekRequest } from "./seek.js";
+import type { SeekRequest, Skips } from "./seek.js";
 import { runLanes } from "./lanes.js";
-import { createdAtRead, lastSeenAtRead, reconcileOrder, type ReadSpec, type Skips } from "./reads.js";
+import { createdAtRead, lastSeenAtRead, reconcileOrder, type ReadSpec } from "./reads.js";
 import { pageSink, type PassExtras } from "./sink.js";
 import { ClockSkew, SKEW_UNCERTAINTY_MS } from "./clock.js";
 import { fromKey, toKey, type InstantRange } from "./ranges.js";
@@ -140,7 +140,9 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
       const passId = resuming ? checkpoint.runId! : run.id;
       // Contacts created after this instant (on the API's clock) are not this pass's to judge.
       const createdUpTo = resuming ? checkpoint.windowEnd! : apiNow(ctx, run, strategy);
-      const { cursor, skips } = resuming ? await resumePosition(ctx, checkpoint, { ...strategy, order: reconcileOrder(strategy) }) : { cursor: null, skips: [] };
+      // The pass reads in createdAt order: its cursor and the lanes' progress are positions on that order.
+      const byCreatedAt: Strategy = { ...strategy, order: reconcileOrder(strategy) };
+      const { cursor, skips } = resuming ? await resumePosition(ctx, checkpoint, byCreatedAt) : { cursor: null, skips: [] };
       if (resuming) {
         ctx.logger.info({ pass: String(passId), createdUpTo, cursor: checkpoint.cursor }, "resuming the reconcile pass of an interrupted run");
       } else {
@@ -153,7 +155,7 @@ export async function runReconcile(ctx: SyncContext, options: { allowMassDelete?
       const knownPageSize = Math.max(checkpoint.pageSize ?? 1, incremental.pageSize ?? 1);
       const extras: PassExtras = {
         seenBy: passId,
-        checkpoint: { kind: "reconcile", order: describeOrder(reconcileOrder(strategy)), cursorOf: (key) => keyToDate({ ...strategy, order: reconcileOrder(strategy) }, key) },
+        checkpoint: { kind: "reconcile", order: describeOrder(byCreatedAt.order), cursorOf: (key) => keyToDate(byCreatedAt, key) },
       };
       const pageSize = await read(ctx, run, strategy, createdAtRead(strategy, createdUpTo.getTime(), cursor, knownPageSize, null, skips), "reconcile", extras);
 

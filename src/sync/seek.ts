@@ -67,8 +67,11 @@ export interface SeekOptions {
    * Keys of this read that lanes of an interrupted run had read and committed: those below each `top` down to
    * its `cursor` (exclusive). A seek whose cursor falls in one jumps to its `cursor`.
    */
-  skips?: readonly { top: number; cursor: number }[];
+  skips?: Skips;
 }
+
+/** Keys an interrupted run's lanes committed: below each `top` down to its `cursor` (SeekOptions.skips). */
+export type Skips = readonly { top: number; cursor: number }[];
 
 /** Next-page requests of one anchor before the sync gives up (a run of rows the API filters out). */
 const MAX_NEXT_PAGES = 1000;
