@@ -1,9 +1,11 @@
-// Where PostgreSQL's time goes in the page upsert: the product's statement (src/db/sql/upsertContacts.ts) next
-// to statements that do part of its work, each run over the same pages (one statement per page, as the sync
-// does) on a fresh migrated database, measured as the server's CPU seconds per row. An analysis tool for
+// Where PostgreSQL's time goes in the page write: the product's statement (src/db/sql/upsertContacts.ts) next
+// to statements that do part of its work, and to the other forms a page write could take (a COPY into a
+// staging table then one INSERT ... ON CONFLICT, as dlt's and Airbyte's Postgres destinations do; a COPY
+// straight into `contacts`), each run over the same pages (one transaction per page, as the sync commits
+// them) on a fresh migrated database, measured as the server's CPU seconds per row. An analysis tool for
 // docs/benchmarks.md, not part of `npm run bench`:
 //
-//   npx tsx bench/upsertParts.ts [--contacts 50000] [--page-size 100]
+//   npx tsx bench/upsertParts.ts [--contacts 50000] [--page-size 100] [--rounds 1]
 //
 // The partial statements copy the product's shape (columns from CONTACT_COLUMNS, the same ON CONFLICT clause);
 // if the product's statement changes, compare its row with theirs rather than trusting old differences.
@@ -11,14 +13,17 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import type { RawContact } from "../src/api/response.js";
-import { upsertPage } from "../src/db/sql/upsertContacts.js";
+import { upsertPage, writePage } from "../src/db/sql/upsertContacts.js";
 import { generateContacts } from "../src/double/generate.js";
 import { CONTACT_COLUMNS, mapContact, mapPage, type ContactRow } from "../src/records/mapContact.js";
+import { copyDir, writeCopyFile } from "./copy.js";
 import { postgresCpuSeconds } from "./cpu.js";
 import { startServer } from "./postgres.js";
 
-const { values } = parseArgs({ options: { contacts: { type: "string" }, "page-size": { type: "string" } } });
+const { values } = parseArgs({ options: { contacts: { type: "string" }, "page-size": { type: "string" }, rounds: { type: "string" } } });
 const contacts = Number(values.contacts ?? 50_000);
+// The variants run in turn, this many times over (the machine's speed drifts: compare medians of interleaved runs).
+const rounds = Number(values.rounds ?? 1);
 const pageSize = Number(values["page-size"] ?? 100);
 
 const rows = generateContacts(contacts, { seed: 1 })
@@ -30,6 +35,8 @@ const pages: ContactRow[][] = [];
 for (let i = 0; i < rows.length; i += pageSize) pages.push(rows.slice(i, i + pageSize));
 const texts = pages.map((p) => JSON.stringify(p));
 const mappedPages = pages.map((p) => mapPage(p.map((r) => r.raw as RawContact)));
+// Each page as the API sends it: the sink takes `raw` from these bytes (ContactPage.rawFrom).
+const answers = pages.map((p) => Buffer.from(JSON.stringify({ success: true, data: p.map((r) => r.raw) })));
 
 const recordType = ["id text", ...CONTACT_COLUMNS.map((c) => `"${c.column}" ${c.pgType}`)].join(", ");
 const columns = CONTACT_COLUMNS.map((c) => `"${c.column}"`).join(", ");
@@ -42,6 +49,26 @@ const onConflict = `ON CONFLICT (account, id) DO UPDATE SET ${setColumns}, synce
 type Step = (client: pg.Client, page: number) => Promise<unknown>;
 const statement = (sql: string): Step => (client, page) => client.query(sql, ["default", texts[page]]);
 const product: Step = (client, page) => upsertPage(client, "default", mappedPages[page]!);
+// As the sink writes a page: parsed from the answer's bytes, raw taken from them, with the checkpoint and the
+// run's figures in the same statement.
+const asShipped: Step = (client, page) => {
+  const rows = (JSON.parse(answers[page]!.toString()) as { data: RawContact[] }).data;
+  return writePage(client, "default", mapPage(rows, { json: answers[page]!, rows }), 1n, {
+    cursor: { kind: "incremental", cursor: new Date(), order: "lastSeenAt desc", pageSize },
+    figures: { received: rows.length, requests: 1, retries: 0 },
+  });
+};
+// The COPY forms read each page from a file the server reads itself (COPY FROM a file, the server's side of
+// COPY FROM STDIN without the socket): only the server's CPU is compared here.
+const copyColumns = ["account", "id", ...CONTACT_COLUMNS.map((c) => c.column), "synced_at", "deleted_at"].map((c) => `"${c}"`).join(", ");
+let pageFiles: string[] = [];
+const copyInto = (table: string, client: pg.Client, page: number) => client.query(`COPY ${table} (${copyColumns}) FROM '${pageFiles[page]!.replaceAll("'", "''")}' WITH (FORMAT csv)`);
+const staged: Step = async (client, page) => {
+  await client.query("BEGIN");
+  await copyInto("staging", client, page);
+  await client.query(`INSERT INTO contacts (${copyColumns}) SELECT ${copyColumns} FROM staging ORDER BY id ${onConflict}`);
+  await client.query("COMMIT");
+};
 
 interface Variant {
   name: string;
@@ -51,46 +78,76 @@ interface Variant {
   prefill?: boolean;
   /** SQL run on the fresh database first (a candidate index, say). */
   setup?: string;
+  /** Reads the pages from files on the server (embedded server only). */
+  files?: boolean;
 }
 
 const variants: Variant[] = [
-  { name: "parse only: `SELECT count(*) FROM jsonb_to_recordset(...)`", step: statement(`SELECT count(*) FROM ${source} WHERE $1::text IS NOT NULL`), triggers: false },
+  { name: "parse only: `SELECT count(*) FROM jsonb_to_recordset(...)` (the page as one jsonb, the form before issue 10)", step: statement(`SELECT count(*) FROM ${source} WHERE $1::text IS NOT NULL`), triggers: false },
   { name: "plain `INSERT ... SELECT` from jsonb_to_recordset", step: statement(insert), triggers: false },
-  { name: "`INSERT ... ON CONFLICT DO UPDATE ... WHERE raw IS DISTINCT` (no CTEs, no RETURNING)", step: statement(`${insert} ${onConflict}`), triggers: false },
-  { name: "the product's upsert (typed arrays through `unnest`; CTEs: `was_deleted` join, RETURNING counts)", step: product, triggers: false },
+  { name: "`INSERT ... ON CONFLICT DO UPDATE ... WHERE raw IS DISTINCT` from jsonb_to_recordset (no CTEs, no RETURNING)", step: statement(`${insert} ${onConflict}`), triggers: false },
+  { name: "the product's upsert alone (typed arrays through `unnest`, raw as one JSON array text; CTEs: `was_deleted`, RETURNING counts)", step: product, triggers: true },
+  { name: "the product's page statement as the sink sends it (raw from the answer's bytes; checkpoint and run figures in the same statement)", step: asShipped, triggers: true },
   {
-    name: "the product's upsert, plus a partial index `(account, id) WHERE deleted_at IS NOT NULL` (a candidate fix for the join)",
-    step: product, triggers: false, setup: "CREATE INDEX contacts_deleted_idx ON contacts (account, id) WHERE deleted_at IS NOT NULL",
+    name: "`COPY` of the page into a temporary staging table, then one `INSERT ... SELECT ... ON CONFLICT` from it, in a transaction (dlt's and Airbyte's form; no bookkeeping)",
+    step: staged, triggers: true, files: true, setup: "CREATE TEMP TABLE staging (LIKE contacts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
   },
-  { name: "the product's upsert, with the migrations' triggers on `contacts`", step: product, triggers: true },
-  { name: "the product's upsert again, nothing changed (triggers on)", step: product, triggers: true, prefill: true },
+  { name: "`COPY` of the page straight into `contacts` (no conflict handling, no bookkeeping: the ceiling's work, a page at a time)", step: (client, page) => copyInto("contacts", client, page), triggers: false, files: true },
+  { name: "the product's page statement again, nothing changed", step: asShipped, triggers: true, prefill: true },
 ];
 
 const server = await startServer();
+const files = server.dir === undefined ? null : copyDir(server.dir);
 try {
+  if (files) {
+    pageFiles = await Promise.all(pages.map(async (p, i) => {
+      const file = `${files.dir}/page-${i}.csv`;
+      await writeCopyFile(p.map((r) => r.raw) as never, file);
+      return file;
+    }));
+  }
   console.log(`${rows.length} contacts in ${pages.length} pages of ${pageSize}; PostgreSQL ${server.version}\n`);
-  console.log("| statement, one per page | PostgreSQL CPU per row | wall |");
-  console.log("|---|--:|--:|");
-  for (const v of variants) {
-    const url = await server.createDatabase("parts");
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      if (!v.triggers) await client.query("ALTER TABLE contacts DISABLE TRIGGER USER");
-      if (v.setup) await client.query(v.setup);
-      if (v.prefill) for (let i = 0; i < pages.length; i++) await product(client, i);
-      const cpuBefore = postgresCpuSeconds(server.postmasterPid);
-      const started = performance.now();
-      for (let i = 0; i < pages.length; i++) await v.step(client, i);
-      const wallMs = performance.now() - started;
-      const cpuAfter = postgresCpuSeconds(server.postmasterPid);
-      const perRow = cpuBefore === null || cpuAfter === null ? "–" : `${Math.round(((cpuAfter - cpuBefore) / rows.length) * 1e6)} µs`;
-      console.log(`| ${v.name} | ${perRow} | ${(wallMs / 1000).toFixed(1)} s |`);
-    } finally {
-      await client.end();
-      await server.dropDatabase(url);
+  const measured = new Map<Variant, { cpu: number[]; wallMs: number[] }>(variants.map((v) => [v, { cpu: [], wallMs: [] }]));
+  for (let round = 0; round < rounds; round++) {
+    for (const v of variants) {
+      if (v.files && !files) continue;
+      const url = await server.createDatabase("parts");
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query("INSERT INTO sync_runs (id, account, kind) VALUES (1, 'default', 'incremental')");
+        if (!v.triggers) await client.query("ALTER TABLE contacts DISABLE TRIGGER USER");
+        if (v.setup) await client.query(v.setup);
+        if (v.prefill) for (let i = 0; i < pages.length; i++) await v.step(client, i);
+        const cpuBefore = postgresCpuSeconds(server.postmasterPid);
+        const started = performance.now();
+        for (let i = 0; i < pages.length; i++) await v.step(client, i);
+        const m = measured.get(v)!;
+        m.wallMs.push(performance.now() - started);
+        const cpuAfter = postgresCpuSeconds(server.postmasterPid);
+        if (cpuBefore !== null && cpuAfter !== null) m.cpu.push(((cpuAfter - cpuBefore) / rows.length) * 1e6);
+        // A form that writes is compared only if it wrote every contact.
+        const written = Number((await client.query("SELECT count(*) AS n FROM contacts")).rows[0].n);
+        if (written !== 0 && written !== rows.length) throw new Error(`${v.name}: ${written} rows in contacts, expected ${rows.length}`);
+      } finally {
+        await client.end();
+        await server.dropDatabase(url);
+      }
     }
   }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  console.log(`| statement, one per page | PostgreSQL CPU per row (median${rounds > 1 ? `; each of ${rounds} rounds` : ""}) | wall |`);
+  console.log("|---|--:|--:|");
+  for (const v of variants) {
+    const m = measured.get(v)!;
+    if (m.wallMs.length === 0) {
+      console.log(`| ${v.name} | – (needs the embedded server: it reads the pages from files) | – |`);
+      continue;
+    }
+    const cpu = m.cpu.length === 0 ? "–" : `${Math.round(median(m.cpu))} µs${rounds > 1 ? ` (${m.cpu.map((c) => Math.round(c)).join(", ")})` : ""}`;
+    console.log(`| ${v.name} | ${cpu} | ${(median(m.wallMs) / 1000).toFixed(1)} s |`);
+  }
 } finally {
+  files?.remove();
   await server.stop();
 }
