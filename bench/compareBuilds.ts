@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { startDouble } from "./double.js";
 import { BIN } from "./paths.js";
 import { startServer } from "./postgres.js";
+import { median } from "./report.js";
 import { runSync, type SyncMeasure } from "./sync.js";
 
 const { values } = parseArgs({
@@ -49,7 +50,6 @@ try {
   await server.stop();
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const row = (name: keyof typeof builds) => {
   const ms = measures[name];
   return {

@@ -23,7 +23,14 @@ export function copyMethod(embedded: boolean): CopyMethod | null {
   return embedded ? "server-file" : null;
 }
 
-const COLUMNS = ["account", "id", ...CONTACT_COLUMNS.map((c) => c.column), "synced_at", "deleted_at"];
+/** The columns the COPY files hold, in order (the CSV writeCopyFile writes). */
+export const COPY_COLUMNS = ["account", "id", ...CONTACT_COLUMNS.map((c) => c.column), "synced_at", "deleted_at"];
+const columnList = `(${COPY_COLUMNS.map((c) => `"${c}"`).join(", ")})`;
+
+/** A server-side COPY of a file writeCopyFile wrote into `table` (the server's OS user reads the file). */
+export function copyFromFileSql(table: string, file: string): string {
+  return `copy ${table} ${columnList} from '${file.replaceAll("'", "''")}' with (format csv)`;
+}
 
 function csvQuote(text: string): string {
   return `"${text.replaceAll('"', '""')}"`;
@@ -76,7 +83,6 @@ export async function runCopy(
   method: CopyMethod,
   postmasterPid: number | null,
 ): Promise<CopyMeasure> {
-  const sql = `(${COLUMNS.map((c) => `"${c}"`).join(", ")}) from`;
   // The physical cost of storing the rows: the same table, its triggers (the history's) disabled.
   const setup = new pg.Client({ connectionString: databaseUrl });
   await setup.connect();
@@ -86,7 +92,7 @@ export async function runCopy(
   if (method === "psql") {
     // psql reads the file and streams it as COPY FROM STDIN: the data crosses the socket, as the sync's does.
     const started = performance.now();
-    const child = spawn("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", databaseUrl, "-c", `\\copy contacts ${sql} '${file}' with (format csv)`], {
+    const child = spawn("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", databaseUrl, "-c", `\\copy contacts ${columnList} from '${file}' with (format csv)`], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
@@ -99,7 +105,7 @@ export async function runCopy(
     await db.connect();
     try {
       const started = performance.now();
-      await db.query(`copy contacts ${sql} '${file.replaceAll("'", "''")}' with (format csv)`);
+      await db.query(copyFromFileSql("contacts", file));
       copyMs = performance.now() - started;
     } finally {
       await db.end();

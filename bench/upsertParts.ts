@@ -16,9 +16,10 @@ import type { RawContact } from "../src/api/response.js";
 import { upsertPage, writePage } from "../src/db/sql/upsertContacts.js";
 import { generateContacts } from "../src/double/generate.js";
 import { CONTACT_COLUMNS, mapContact, mapPage, type ContactRow } from "../src/records/mapContact.js";
-import { copyDir, writeCopyFile } from "./copy.js";
+import { copyDir, COPY_COLUMNS, copyFromFileSql, writeCopyFile } from "./copy.js";
 import { postgresCpuSeconds } from "./cpu.js";
 import { startServer } from "./postgres.js";
+import { median } from "./report.js";
 
 const { values } = parseArgs({ options: { contacts: { type: "string" }, "page-size": { type: "string" }, rounds: { type: "string" } } });
 const contacts = Number(values.contacts ?? 50_000);
@@ -60,9 +61,9 @@ const asShipped: Step = (client, page) => {
 };
 // The COPY forms read each page from a file the server reads itself (COPY FROM a file, the server's side of
 // COPY FROM STDIN without the socket): only the server's CPU is compared here.
-const copyColumns = ["account", "id", ...CONTACT_COLUMNS.map((c) => c.column), "synced_at", "deleted_at"].map((c) => `"${c}"`).join(", ");
+const copyColumns = COPY_COLUMNS.map((c) => `"${c}"`).join(", ");
 let pageFiles: string[] = [];
-const copyInto = (table: string, client: pg.Client, page: number) => client.query(`COPY ${table} (${copyColumns}) FROM '${pageFiles[page]!.replaceAll("'", "''")}' WITH (FORMAT csv)`);
+const copyInto = (table: string, client: pg.Client, page: number) => client.query(copyFromFileSql(table, pageFiles[page]!));
 const staged: Step = async (client, page) => {
   await client.query("BEGIN");
   await copyInto("staging", client, page);
@@ -135,7 +136,6 @@ try {
       }
     }
   }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   console.log(`| statement, one per page | PostgreSQL CPU per row (median${rounds > 1 ? `; each of ${rounds} rounds` : ""}) | wall |`);
   console.log("|---|--:|--:|");
   for (const v of variants) {

@@ -10,7 +10,6 @@ export interface ReadSpec {
   stream: LaneStream;
 }
 
-
 /** A lastSeenAt range (a window or a backfill): seek on the API's order, the window a fixed filter or the seek's own range. */
 export function lastSeenAtRead(strategy: Strategy, seen: InstantRange, cursor: number | null, pageSize: number | null, skips: Skips = []): ReadSpec {
   const common = {
