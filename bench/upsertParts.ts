@@ -5,7 +5,11 @@
 // them) on a fresh migrated database, measured as the server's CPU seconds per row. An analysis tool for
 // docs/benchmarks.md, not part of `npm run bench`:
 //
-//   npx tsx bench/upsertParts.ts [--contacts 50000] [--page-size 100] [--rounds 1]
+//   npx tsx bench/upsertParts.ts [--contacts 50000] [--page-size 100] [--rounds 1] [--connections 1]
+//
+// `--connections 1,2,4` also runs the shipped page statement over that many connections at once (each takes
+// the next page), as the sync's lanes commit: whether PostgreSQL's work per row depends on how many page
+// statements run at a time.
 //
 // The partial statements copy the product's shape (columns from CONTACT_COLUMNS, the same ON CONFLICT clause);
 // if the product's statement changes, compare its row with theirs rather than trusting old differences.
@@ -21,11 +25,13 @@ import { postgresCpuSeconds } from "./cpu.js";
 import { startServer } from "./postgres.js";
 import { median } from "./report.js";
 
-const { values } = parseArgs({ options: { contacts: { type: "string" }, "page-size": { type: "string" }, rounds: { type: "string" } } });
+const { values } = parseArgs({ options: { contacts: { type: "string" }, "page-size": { type: "string" }, rounds: { type: "string" }, connections: { type: "string" } } });
 const contacts = Number(values.contacts ?? 50_000);
 // The variants run in turn, this many times over (the machine's speed drifts: compare medians of interleaved runs).
 const rounds = Number(values.rounds ?? 1);
 const pageSize = Number(values["page-size"] ?? 100);
+const connections = (values.connections ?? "1").split(",").map(Number);
+if (connections.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--connections: expected whole numbers >= 1, got "${values.connections}"`);
 
 const rows = generateContacts(contacts, { seed: 1 })
   .filter((c) => c.isContact && c.status !== "DELETED" && c.lastSeenAt !== null)
@@ -81,6 +87,8 @@ interface Variant {
   setup?: string;
   /** Reads the pages from files on the server (embedded server only). */
   files?: boolean;
+  /** Connections writing pages at once, each taking the next page (default 1). */
+  connections?: number;
 }
 
 const variants: Variant[] = [
@@ -95,6 +103,7 @@ const variants: Variant[] = [
   },
   { name: "`COPY` of the page straight into `contacts` (no conflict handling, no bookkeeping: the ceiling's work, a page at a time)", step: (client, page) => copyInto("contacts", client, page), triggers: false, files: true },
   { name: "the product's page statement again, nothing changed", step: asShipped, triggers: true, prefill: true },
+  ...connections.filter((n) => n > 1).map((n): Variant => ({ name: `the product's page statement as the sink sends it, ${n} connections at once`, step: asShipped, triggers: true, connections: n })),
 ];
 
 const server = await startServer();
@@ -121,11 +130,21 @@ try {
         if (v.setup) await client.query(v.setup);
         if (v.prefill) for (let i = 0; i < pages.length; i++) await v.step(client, i);
         const cpuBefore = postgresCpuSeconds(server.postmasterPid);
+        const others = await Promise.all(Array.from({ length: (v.connections ?? 1) - 1 }, async () => {
+          const other = new pg.Client({ connectionString: url });
+          await other.connect();
+          return other;
+        }));
         const started = performance.now();
-        for (let i = 0; i < pages.length; i++) await v.step(client, i);
+        let next = 0;
+        await Promise.all([client, ...others].map(async (c) => {
+          for (let i = next++; i < pages.length; i = next++) await v.step(c, i);
+        }));
         const m = measured.get(v)!;
         m.wallMs.push(performance.now() - started);
+        // Before the other connections end: an exited backend's CPU is counted only once the postmaster reaps it.
         const cpuAfter = postgresCpuSeconds(server.postmasterPid);
+        await Promise.all(others.map((o) => o.end()));
         if (cpuBefore !== null && cpuAfter !== null) m.cpu.push(((cpuAfter - cpuBefore) / rows.length) * 1e6);
         // A form that writes is compared only if it wrote every contact.
         const written = Number((await client.query("SELECT count(*) AS n FROM contacts")).rows[0].n);
