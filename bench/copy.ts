@@ -23,9 +23,9 @@ export function copyMethod(embedded: boolean): CopyMethod | null {
   return embedded ? "server-file" : null;
 }
 
-/** The columns the COPY files hold, in order (the CSV writeCopyFile writes). */
-export const COPY_COLUMNS = ["account", "id", ...CONTACT_COLUMNS.map((c) => c.column), "synced_at", "deleted_at"];
-const columnList = `(${COPY_COLUMNS.map((c) => `"${c}"`).join(", ")})`;
+/** The columns the COPY files hold, in order (the CSV writeCopyFile writes), quoted and comma-separated. */
+export const COPY_COLUMN_LIST = ["account", "id", ...CONTACT_COLUMNS.map((c) => c.column), "synced_at", "deleted_at"].map((c) => `"${c}"`).join(", ");
+const columnList = `(${COPY_COLUMN_LIST})`;
 
 /** A server-side COPY of a file writeCopyFile wrote into `table` (the server's OS user reads the file). */
 export function copyFromFileSql(table: string, file: string): string {

@@ -20,7 +20,7 @@ import type { RawContact } from "../src/api/response.js";
 import { upsertPage, writePage } from "../src/db/sql/upsertContacts.js";
 import { generateContacts } from "../src/double/generate.js";
 import { CONTACT_COLUMNS, mapContact, mapPage, type ContactRow } from "../src/records/mapContact.js";
-import { copyDir, COPY_COLUMNS, copyFromFileSql, writeCopyFile } from "./copy.js";
+import { copyDir, COPY_COLUMN_LIST, copyFromFileSql, writeCopyFile } from "./copy.js";
 import { postgresCpuSeconds } from "./cpu.js";
 import { startServer } from "./postgres.js";
 import { median } from "./report.js";
@@ -67,13 +67,12 @@ const asShipped: Step = (client, page) => {
 };
 // The COPY forms read each page from a file the server reads itself (COPY FROM a file, the server's side of
 // COPY FROM STDIN without the socket): only the server's CPU is compared here.
-const copyColumns = COPY_COLUMNS.map((c) => `"${c}"`).join(", ");
 let pageFiles: string[] = [];
 const copyInto = (table: string, client: pg.Client, page: number) => client.query(copyFromFileSql(table, pageFiles[page]!));
 const staged: Step = async (client, page) => {
   await client.query("BEGIN");
   await copyInto("staging", client, page);
-  await client.query(`INSERT INTO contacts (${copyColumns}) SELECT ${copyColumns} FROM staging ORDER BY id ${onConflict}`);
+  await client.query(`INSERT INTO contacts (${COPY_COLUMN_LIST}) SELECT ${COPY_COLUMN_LIST} FROM staging ORDER BY id ${onConflict}`);
   await client.query("COMMIT");
 };
 
@@ -124,17 +123,19 @@ try {
       const url = await server.createDatabase("parts");
       const client = new pg.Client({ connectionString: url });
       await client.connect();
+      // Connections beside `client` for a variant with several (ended in `finally`, before the database is dropped).
+      const others: pg.Client[] = [];
       try {
         await client.query("INSERT INTO sync_runs (id, account, kind) VALUES (1, 'default', 'incremental')");
         if (!v.triggers) await client.query("ALTER TABLE contacts DISABLE TRIGGER USER");
         if (v.setup) await client.query(v.setup);
         if (v.prefill) for (let i = 0; i < pages.length; i++) await v.step(client, i);
         const cpuBefore = postgresCpuSeconds(server.postmasterPid);
-        const others = await Promise.all(Array.from({ length: (v.connections ?? 1) - 1 }, async () => {
+        for (let k = 1; k < (v.connections ?? 1); k++) {
           const other = new pg.Client({ connectionString: url });
+          others.push(other);
           await other.connect();
-          return other;
-        }));
+        }
         const started = performance.now();
         let next = 0;
         await Promise.all([client, ...others].map(async (c) => {
@@ -144,13 +145,12 @@ try {
         m.wallMs.push(performance.now() - started);
         // Before the other connections end: an exited backend's CPU is counted only once the postmaster reaps it.
         const cpuAfter = postgresCpuSeconds(server.postmasterPid);
-        await Promise.all(others.map((o) => o.end()));
         if (cpuBefore !== null && cpuAfter !== null) m.cpu.push(((cpuAfter - cpuBefore) / rows.length) * 1e6);
         // A form that writes is compared only if it wrote every contact.
         const written = Number((await client.query("SELECT count(*) AS n FROM contacts")).rows[0].n);
         if (written !== 0 && written !== rows.length) throw new Error(`${v.name}: ${written} rows in contacts, expected ${rows.length}`);
       } finally {
-        await client.end();
+        await Promise.all([client, ...others].map((c) => c.end()));
         await server.dropDatabase(url);
       }
     }
